@@ -1,0 +1,63 @@
+# Sentiment: `make run` runs the product, `make test` proves it. Both set themselves up.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+MODELSVC_PORT ?= 5000
+WEBAPP_PORT ?= 5001
+WEBAPP_V2_PORT ?= 5002
+export MODELSVC_PORT WEBAPP_PORT WEBAPP_V2_PORT
+
+.PHONY: run modelsvc webapp prepare model test lint system-deps bench mesh monitor clean
+
+$(VENV)/.runtime: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# Database schema (SQLite under var/ unless DATABASE_URL says otherwise) and the default model.
+prepare: $(VENV)/.runtime
+	mkdir -p var
+	DJANGO_SETTINGS_MODULE=webapp.settings $(PY) manage.py migrate --noinput
+	$(MAKE) --no-print-directory model
+
+model: $(VENV)/.runtime
+	test -f var/model/model.joblib || DJANGO_SETTINGS_MODULE=modelsvc.settings \
+	  $(PY) manage.py train_model --data modelsvc/ml/corpus/reviews.tsv --out var/model
+
+run: prepare
+	scripts/run-all.sh
+
+modelsvc: prepare
+	scripts/serve.sh modelsvc $(MODELSVC_PORT)
+
+webapp: prepare
+	scripts/serve.sh webapp $(WEBAPP_PORT)
+
+system-deps:
+	scripts/install-system-deps.sh
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check core modelsvc webapp tests bench
+
+test: $(VENV)/.dev system-deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.dev system-deps
+	bench/run.sh
+
+mesh: prepare
+	scripts/mesh.sh
+
+monitor: $(VENV)/.runtime system-deps
+	scripts/monitor.sh
+
+clean:
+	rm -rf var .pytest_cache

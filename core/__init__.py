@@ -1,0 +1,1 @@
+"""Shared foundation of both services: settings, errors, version, metrics."""

@@ -1,0 +1,36 @@
+"""gunicorn settings for both services: ``gunicorn -c core/gunicorn_conf.py <svc>.wsgi``.
+
+Workers, threads and keep-alive come from the environment; metrics are shared across
+workers through prometheus_client's multiprocess directory, emptied at each start.
+"""
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+bind = f"{os.environ.get('BIND_HOST', '0.0.0.0')}:{os.environ.get('PORT', '5000')}"  # noqa: S104
+workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+graceful_timeout = 20
+accesslog = "-" if os.environ.get("ACCESS_LOG", "").lower() in {"1", "true", "yes"} else None
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+# Kubernetes mounts /tmp as an emptyDir; the heartbeat files belong in memory when possible.
+worker_tmp_dir = "/dev/shm" if Path("/dev/shm").is_dir() else None  # noqa: S108
+
+_metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _metrics_dir:
+    # Counts from a previous run of this server would be added to the new ones.
+    shutil.rmtree(_metrics_dir, ignore_errors=True)
+    Path(_metrics_dir).mkdir(parents=True, exist_ok=True)
+else:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="sentiment-metrics-")
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

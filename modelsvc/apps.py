@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ModelServiceConfig(AppConfig):
+    name = "modelsvc"
+    verbose_name = "Sentiment model service"

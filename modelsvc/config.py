@@ -1,0 +1,45 @@
+"""Model service configuration, read once from the environment at start-up."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+from core.env import env_float, env_list, env_str
+
+CORPUS_PATH = Path(__file__).resolve().parent / "ml" / "corpus" / "reviews.tsv"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    url: str = ""
+    token_file: str = ""
+    sha256: str = ""
+    version: str = ""
+    cache_dir: Path = Path("var/model-cache")
+    local_dir: Path = Path("var/model")
+    allowed_hosts: tuple[str, ...] = field(default_factory=tuple)
+    download_timeout: float = 60.0
+
+    @property
+    def cache_key(self) -> str:
+        """Cache folder name: the release version, else the expected checksum."""
+        key = self.version or self.sha256[:16] or "unversioned"
+        return "".join(c if c.isalnum() or c in "._-+" else "_" for c in key)
+
+
+def load_config() -> ModelConfig:
+    url = env_str("MODEL_URL").strip()
+    host = urlsplit(url).hostname or ""
+    return ModelConfig(
+        url=url,
+        token_file=env_str("MODEL_TOKEN_FILE"),
+        sha256=env_str("MODEL_SHA256").strip().lower(),
+        version=env_str("MODEL_VERSION").strip(),
+        cache_dir=Path(env_str("MODEL_CACHE_DIR", str(settings.VAR_DIR / "model-cache"))),
+        local_dir=Path(env_str("MODEL_DIR", str(settings.VAR_DIR / "model"))),
+        allowed_hosts=tuple(env_list("MODEL_ALLOWED_HOSTS", [host] if host else [])),
+        download_timeout=env_float("MODEL_DOWNLOAD_TIMEOUT", 60.0),
+    )
+

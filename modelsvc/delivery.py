@@ -1,0 +1,160 @@
+"""Fetching the model artifact: download once, verify its checksum, cache it by version.
+
+A joblib artifact is a pickle, and unpickling runs code, so nothing is loaded unless its
+SHA-256 matches what the operator configured (or, for a cached file, what was verified
+when it was downloaded). Downloads go to a temporary file and are renamed into place
+atomically, so pods starting together never read a half-written file.
+"""
+
+import fcntl
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import requests
+
+from modelsvc.config import ModelConfig
+
+logger = logging.getLogger(__name__)
+
+ARTIFACT_NAME = "model.joblib"
+CHECKSUM_SUFFIX = ".sha256"
+MAX_REDIRECTS = 5
+CHUNK = 1 << 20
+
+
+class ArtifactError(Exception):
+    """The artifact cannot be fetched or trusted; ``reason`` is a short metric label."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextmanager
+def file_lock(directory: Path) -> Iterator[None]:
+    """Serialise fetches within a node; correctness does not depend on it (atomic rename)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with (directory / ".lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _read_token(config: ModelConfig) -> str:
+    if not config.token_file:
+        return ""
+    try:
+        return Path(config.token_file).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ArtifactError("token", f"MODEL_TOKEN_FILE cannot be read: {exc.strerror}") from None
+
+
+def _download(config: ModelConfig, target: Path) -> str:
+    """Stream the artifact into ``target``; returns its SHA-256. Follows redirects by hand so
+    that every hop stays on an allowed host and the token never leaves the configured one."""
+    token = _read_token(config)
+    origin = urlsplit(config.url).hostname
+    url = config.url
+    with requests.Session() as session:
+        for _ in range(MAX_REDIRECTS + 1):
+            host = urlsplit(url).hostname
+            if urlsplit(url).scheme not in {"http", "https"}:
+                raise ArtifactError("url", "model downloads must use http, https or file URLs")
+            if host not in config.allowed_hosts:
+                raise ArtifactError("host", f"model download refused: host {host!r} not allowed")
+            headers = {"Accept": "application/octet-stream"}
+            if token and host == origin:
+                headers["Authorization"] = f"Bearer {token}"
+            try:
+                response = session.get(
+                    url, headers=headers, stream=True, allow_redirects=False,
+                    timeout=(5, config.download_timeout),
+                )
+            except requests.RequestException as exc:
+                raise ArtifactError("download", f"model download failed: {type(exc).__name__}")
+            with response:
+                if response.is_redirect:
+                    url = urljoin(url, response.headers["Location"])
+                    continue
+                if response.status_code != 200:
+                    raise ArtifactError(
+                        "download", f"model download failed: HTTP {response.status_code}"
+                    )
+                digest = hashlib.sha256()
+                with target.open("wb") as handle:
+                    for block in response.iter_content(CHUNK):
+                        digest.update(block)
+                        handle.write(block)
+                return digest.hexdigest()
+    raise ArtifactError("download", "model download failed: too many redirects")
+
+
+def _fetch_file_url(config: ModelConfig, target: Path) -> str:
+    source = Path(urlsplit(config.url).path)
+    try:
+        shutil.copyfile(source, target)
+    except OSError as exc:
+        raise ArtifactError("download", f"model file {source} cannot be read: {exc.strerror}")
+    return sha256_of(target)
+
+
+def _recorded_checksum(path: Path) -> str:
+    try:
+        return path.with_name(path.name + CHECKSUM_SUFFIX).read_text().strip()
+    except OSError:
+        return ""
+
+
+def _write_atomically(directory: Path, name: str, data: str) -> None:
+    with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, prefix=".tmp-") as handle:
+        handle.write(data)
+    os.replace(handle.name, directory / name)
+
+
+def fetch_artifact(config: ModelConfig) -> tuple[Path, str]:
+    """Return the cached artifact for ``config.url`` and its verified SHA-256, downloading
+    it first when the cache lacks it or holds a file that no longer matches."""
+    directory = config.cache_dir / config.cache_key
+    cached = directory / ARTIFACT_NAME
+    with file_lock(directory):
+        if cached.exists():
+            expected = config.sha256 or _recorded_checksum(cached)
+            actual = sha256_of(cached)
+            if expected and actual == expected:
+                logger.info("model artifact found in cache at %s", cached)
+                return cached, actual
+            logger.warning("cached model artifact %s fails its checksum; fetching again", cached)
+        fd, temp_name = tempfile.mkstemp(dir=directory, prefix=".download-")
+        os.close(fd)
+        temp = Path(temp_name)
+        try:
+            fetch = _fetch_file_url if config.url.startswith("file:") else _download
+            actual = fetch(config, temp)
+            if config.sha256 and actual != config.sha256:
+                raise ArtifactError(
+                    "checksum",
+                    f"model artifact checksum mismatch: expected {config.sha256}, got {actual}",
+                )
+            os.replace(temp, cached)
+        finally:
+            temp.unlink(missing_ok=True)
+        _write_atomically(directory, ARTIFACT_NAME + CHECKSUM_SUFFIX, actual)
+        logger.info("model artifact downloaded to %s (sha256 %s)", cached, actual)
+        return cached, actual

@@ -1,0 +1,166 @@
+"""The loaded model and its life cycle: resolve the artifact, verify it, load it, predict.
+
+The service starts answering liveness at once and turns ready when a verified model is
+loaded; until then (or if the artifact is refused) readiness says why.
+"""
+
+import hashlib
+import io
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import joblib
+import numpy as np
+from django.conf import settings
+
+from core import metrics
+from modelsvc import delivery
+from modelsvc.config import CORPUS_PATH, ModelConfig, load_config
+
+logger = logging.getLogger(__name__)
+
+LABELS = ("negative", "positive")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    sentiment: str
+    confidence: float
+    probabilities: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    version: str
+    sha256: str
+    pipeline: object
+    metrics: dict = field(default_factory=dict)
+
+    def predict_proba(self, texts: list[str], endpoint: str) -> np.ndarray:
+        """Probabilities [negative, positive] per text, in one vectorised call."""
+        started = time.perf_counter()
+        proba = self.pipeline.predict_proba(texts)
+        elapsed = time.perf_counter() - started
+        metrics.MODEL_INFERENCE_SECONDS.labels(self.version, endpoint).observe(elapsed)
+        metrics.MODEL_BATCH_SIZE.labels(self.version, endpoint).observe(len(texts))
+        positive = proba[:, 1]
+        n_positive = int((positive >= 0.5).sum())
+        if n_positive:
+            metrics.MODEL_PREDICTIONS.labels(self.version, "positive").inc(n_positive)
+        if len(texts) - n_positive:
+            metrics.MODEL_PREDICTIONS.labels(self.version, "negative").inc(len(texts) - n_positive)
+        confidence_metric = metrics.MODEL_CONFIDENCE.labels(self.version)
+        for value in np.maximum(positive, 1.0 - positive):
+            confidence_metric.observe(float(value))
+        return proba
+
+    def predict(self, texts: list[str], endpoint: str) -> list[Prediction]:
+        proba = self.predict_proba(texts, endpoint)
+        results = []
+        for neg, pos in proba.tolist():
+            label = 1 if pos >= 0.5 else 0
+            results.append(Prediction(LABELS[label], round(max(neg, pos), 6), (neg, pos)))
+        return results
+
+
+@dataclass
+class _State:
+    model: LoadedModel | None = None
+    error: str = "model is loading"
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    started: bool = False
+
+
+_state = _State()
+
+
+def current_model() -> LoadedModel | None:
+    return _state.model
+
+
+def not_ready_reason() -> str:
+    return _state.error
+
+
+def load_verified(path: Path, expected_sha256: str) -> LoadedModel:
+    """Unpickle the artifact only from the very bytes whose checksum matched."""
+    data = path.read_bytes()
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected_sha256:
+        raise delivery.ArtifactError(
+            "checksum",
+            f"model artifact checksum mismatch: expected {expected_sha256}, got {actual}",
+        )
+    try:
+        artifact = joblib.load(io.BytesIO(data))
+        pipeline = artifact["pipeline"]
+        if not hasattr(pipeline, "predict_proba"):
+            raise TypeError("pipeline has no predict_proba")
+        return LoadedModel(
+            version=str(artifact["version"]),
+            sha256=actual,
+            pipeline=pipeline,
+            metrics=dict(artifact.get("metrics") or {}),
+        )
+    except Exception as exc:  # noqa: BLE001 - any unreadable artifact means "not ready"
+        raise delivery.ArtifactError("invalid", f"model artifact is unusable: {exc}") from exc
+
+
+def _local_artifact(config: ModelConfig) -> tuple[Path, str]:
+    """The local artifact (MODEL_DIR), trained from the shipped corpus if there is none."""
+    path = config.local_dir / delivery.ARTIFACT_NAME
+    with delivery.file_lock(config.local_dir):
+        if not path.exists():
+            from modelsvc.ml.training import train  # training code is not needed to serve
+
+            logger.info("no model at %s; training the default from %s", path, CORPUS_PATH)
+            train(CORPUS_PATH, config.local_dir)
+    manifest = json.loads((config.local_dir / "manifest.json").read_text())
+    return path, manifest["artifact_sha256"]
+
+
+def resolve_and_load(config: ModelConfig) -> LoadedModel:
+    if config.url:
+        if settings.PRODUCTION and not config.sha256:
+            raise delivery.ArtifactError(
+                "checksum", "APP_MODE=prod requires MODEL_SHA256 to verify the model artifact"
+            )
+        path, sha = delivery.fetch_artifact(config)
+    else:
+        path, sha = _local_artifact(config)
+    return load_verified(path, sha)
+
+
+def install(model: LoadedModel) -> None:
+    _state.model = model
+    _state.error = ""
+    metrics.MODEL_READY.labels(model.version).set(1)
+
+
+def load(config: ModelConfig | None = None) -> LoadedModel | None:
+    """Load the configured model; on failure stay not-ready and record why."""
+    config = config or load_config()
+    try:
+        model = resolve_and_load(config)
+    except (delivery.ArtifactError, OSError, ValueError, KeyError) as exc:
+        reason = getattr(exc, "reason", "invalid")
+        metrics.MODEL_LOAD_FAILURES.labels(reason).inc()
+        _state.error = str(exc)
+        logger.error("model not loaded: %s", exc)
+        return None
+    install(model)
+    logger.info("model %s loaded (sha256 %s)", model.version, model.sha256)
+    return model
+
+
+def start_background_load() -> None:
+    """Load in a thread so liveness answers while a large artifact downloads."""
+    with _state.lock:
+        if _state.started:
+            return
+        _state.started = True
+    threading.Thread(target=load, name="model-loader", daemon=True).start()

@@ -1,0 +1,38 @@
+"""Settings of the model service (port 5000): stateless, no database, a lean middleware stack."""
+
+from core.settings import *  # noqa: F403
+
+ROOT_URLCONF = "modelsvc.urls"
+WSGI_APPLICATION = "modelsvc.wsgi.application"
+SERVICE_NAME = "sentiment-model"
+
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_prometheus",
+    "modelsvc",
+]
+
+# Every middleware runs on every prediction; the API needs none of sessions, auth or CSRF.
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+# The model service keeps no state of its own.
+DATABASES = {}
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"  # noqa: F405
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": []},
+    }
+]

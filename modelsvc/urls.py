@@ -1,0 +1,21 @@
+from django.urls import path
+from django_prometheus.exports import ExportToDjangoView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from modelsvc.api import views
+
+urlpatterns = [
+    path("analyze", views.AnalyzeView.as_view(), name="analyze"),
+    path("analyze/batch", views.BatchAnalyzeView.as_view(), name="analyze-batch"),
+    path("version", views.VersionView.as_view(), name="version"),
+    path("health/live", views.LiveView.as_view(), name="live"),
+    path("health/ready", views.ReadyView.as_view(), name="ready"),
+    path("metrics", ExportToDjangoView, name="metrics"),
+    path("api/schema", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+]
+
+handler400 = "core.errors.handler400"
+handler403 = "core.errors.handler403"
+handler404 = "core.errors.handler404"
+handler500 = "core.errors.handler500"

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every service of the product locally until Ctrl-C: the model service, web app v1 and
+# v2, and (only when REDIS_URL is set) a Celery worker and beat. Ports from the environment.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+MODELSVC_PORT=${MODELSVC_PORT:-5000}
+WEBAPP_PORT=${WEBAPP_PORT:-5001}
+WEBAPP_V2_PORT=${WEBAPP_V2_PORT:-5002}
+export MODEL_SERVICE_URL=${MODEL_SERVICE_URL:-http://127.0.0.1:${MODELSVC_PORT}}
+
+trap 'trap - INT TERM EXIT; kill 0 2>/dev/null; wait' INT TERM EXIT
+
+scripts/serve.sh modelsvc "$MODELSVC_PORT" &
+APP_VARIANT=v1 scripts/serve.sh webapp "$WEBAPP_PORT" &
+APP_VARIANT=v2 scripts/serve.sh webapp "$WEBAPP_V2_PORT" &
+if [ -n "${REDIS_URL:-}" ]; then
+  DJANGO_SETTINGS_MODULE=webapp.settings .venv/bin/celery -A webapp.celery worker --loglevel=info &
+  DJANGO_SETTINGS_MODULE=webapp.settings .venv/bin/celery -A webapp.celery beat --loglevel=info \
+    --schedule "${VAR_DIR:-var}/celerybeat-schedule" &
+fi
+echo "model service http://127.0.0.1:${MODELSVC_PORT}  web app v1 http://127.0.0.1:${WEBAPP_PORT}  v2 http://127.0.0.1:${WEBAPP_V2_PORT}  (Ctrl-C stops all)"
+wait

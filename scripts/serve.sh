@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Starts one service under gunicorn: scripts/serve.sh modelsvc|webapp PORT
+set -euo pipefail
+cd "$(dirname "$0")/.."
+service=$1
+export PORT=${2:-5000}
+export DJANGO_SETTINGS_MODULE="${service}.settings"
+# Each server gets its own metrics directory; gunicorn_conf empties it on start.
+export PROMETHEUS_MULTIPROC_DIR="${VAR_DIR:-var}/metrics/${service}-${PORT}"
+exec .venv/bin/gunicorn -c core/gunicorn_conf.py "${service}.wsgi:application"

@@ -1,0 +1,53 @@
+"""Fixtures shared by the whole suite: a trained model, real servers, a live database."""
+
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from tests.support.servers import CORPUS, Server, start_server
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory) -> Path:
+    """A model trained from the shipped corpus, once per test session."""
+    from modelsvc.ml.training import train
+
+    out = tmp_path_factory.mktemp("model")
+    train(CORPUS, out)
+    return out
+
+
+@pytest.fixture
+def loaded_model(model_dir):
+    """The trained model installed in this process's model service."""
+    import json
+
+    from modelsvc import serving
+
+    sha = json.loads((model_dir / "manifest.json").read_text())["artifact_sha256"]
+    model = serving.load_verified(model_dir / "model.joblib", sha)
+    previous = serving._state.model, serving._state.error
+    serving.install(model)
+    yield model
+    serving._state.model, serving._state.error = previous
+
+
+@pytest.fixture(scope="session")
+def modelsvc_server(model_dir, tmp_path_factory) -> Server:
+    """A real model service (gunicorn, 2 workers) serving the trained model."""
+    server = start_server(
+        "modelsvc", tmp_path_factory.mktemp("modelsvc"), {"MODEL_DIR": str(model_dir)}, workers=2
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def live_database_url(transactional_db) -> str:
+    """A DATABASE_URL for subprocess servers that points at this test's database."""
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"

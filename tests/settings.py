@@ -1,0 +1,17 @@
+"""Settings for the test suite: the web app's, with the model service's app installed too,
+so one pytest run covers both (model service tests select ``modelsvc.urls``)."""
+
+import os
+
+os.environ.setdefault("APP_MODE", "test")
+
+from webapp.settings import *  # noqa: E402, F403
+from webapp.settings import INSTALLED_APPS  # noqa: E402
+
+INSTALLED_APPS = [*INSTALLED_APPS, "modelsvc"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only
+
+# Servers started by tests share the test database, so SQLite's must be a file, not memory.
+DATABASES["default"].setdefault("TEST", {})  # noqa: F405
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+    DATABASES["default"]["TEST"]["NAME"] = str(VAR_DIR / "test-db.sqlite3")  # noqa: F405

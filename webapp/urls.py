@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.urls import include, path
+from django_prometheus.exports import ExportToDjangoView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+urlpatterns = [
+    path("", include("webapp.reviews.urls")),
+    path("admin/", admin.site.urls),
+    path("metrics", ExportToDjangoView, name="metrics"),
+    path("api/schema", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+]
+
+handler400 = "webapp.reviews.errors.handler400"
+handler403 = "webapp.reviews.errors.handler403"
+handler404 = "webapp.reviews.errors.handler404"
+handler500 = "webapp.reviews.errors.handler500"
