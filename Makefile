@@ -22,7 +22,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 
 # Database schema (SQLite under var/ unless DATABASE_URL says otherwise) and the default model.
 prepare: $(VENV)/.runtime
-	mkdir -p var
+	mkdir -p var/static
 	DJANGO_SETTINGS_MODULE=webapp.settings $(PY) manage.py migrate --noinput
 	$(MAKE) --no-print-directory model
 

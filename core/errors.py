@@ -8,6 +8,7 @@ views, so no API client ever sees an HTML page or a stack trace.
 import logging
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -64,6 +65,10 @@ _CODES = {
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, ApiError):
         return Response(error_body(exc.error_code, exc.message), status=exc.status_code)
+    if isinstance(exc, RequestDataTooBig):
+        return Response(error_body("request_too_large", "The request body is too large."), 413)
+    if isinstance(exc, SuspiciousOperation):
+        return Response(error_body("bad_request", "The request could not be understood."), 400)
     response = exception_handler(exc, context)
     if response is None:
         # Unexpected: log it with the trace server-side, answer a bland 500 without one.

@@ -7,7 +7,6 @@ from django.test import Client
 
 from modelsvc import serving
 
-pytestmark = pytest.mark.urls("modelsvc.urls")
 
 
 @pytest.fixture
