@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The mesh on one machine: the model service and web app v1 and v2 (scripts/run-all.sh)
+# behind a real Envoy playing the Istio ingress gateway, configured from deploy/istio/ by
+# deploy/local/meshgen.py: the A/B routing of sentiment-vs, the subsets and limits of the
+# DestinationRule, the per-client-IP rate limit of the EnvoyFilter. Until Ctrl-C.
+# Ports: MESH_PORT (8080), MESH_ADMIN_PORT (9901), MODELSVC_PORT, WEBAPP_PORT, WEBAPP_V2_PORT.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+ENVOY=.venv/bin/envoy
+MODELSVC_PORT=${MODELSVC_PORT:-5000}
+WEBAPP_PORT=${WEBAPP_PORT:-5001}
+WEBAPP_V2_PORT=${WEBAPP_V2_PORT:-5002}
+MESH_HOST=${MESH_HOST:-127.0.0.1}
+MESH_PORT=${MESH_PORT:-8080}
+MESH_ADMIN_PORT=${MESH_ADMIN_PORT:-9901}
+MESH_DIR=${VAR_DIR:-var}/mesh
+export MODELSVC_PORT WEBAPP_PORT WEBAPP_V2_PORT
+
+wait_http() {  # URL TIMEOUT_SECONDS: until URL answers 200
+  "$PY" - "$1" "$2" <<'PYEOF'
+import sys, time, urllib.request
+url, deadline = sys.argv[1], time.monotonic() + float(sys.argv[2])
+while time.monotonic() < deadline:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            if response.status == 200:
+                sys.exit(0)
+    except OSError:
+        pass
+    time.sleep(0.2)
+sys.exit(f"{url} did not answer within {sys.argv[2]} s")
+PYEOF
+}
+
+ports_free() {  # PORT...: fail early, naming the port, rather than talk to someone else's server
+  "$PY" - "$@" <<'PYEOF'
+import socket, sys
+for port in sys.argv[1:]:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", int(port)))
+        except OSError:
+            sys.exit(f"port {port} is in use: choose others (MESH_PORT, MESH_ADMIN_PORT, "
+                     "MODELSVC_PORT, WEBAPP_PORT, WEBAPP_V2_PORT)")
+PYEOF
+}
+
+ports_free "$MESH_PORT" "$MESH_ADMIN_PORT" "$MODELSVC_PORT" "$WEBAPP_PORT" "$WEBAPP_V2_PORT"
+mkdir -p "$MESH_DIR"
+# The Envoy configuration first: a manifest the translator or Envoy rejects stops here.
+"$PY" deploy/local/meshgen.py --address "$MESH_HOST" --port "$MESH_PORT" \
+  --admin-port "$MESH_ADMIN_PORT" \
+  --upstream "v1=127.0.0.1:${WEBAPP_PORT}" --upstream "v2=127.0.0.1:${WEBAPP_V2_PORT}" \
+  --domain localhost --domain 127.0.0.1 --domain "$MESH_HOST" >"$MESH_DIR/envoy.yaml"
+"$ENVOY" --mode validate -c "$MESH_DIR/envoy.yaml" -l error >/dev/null
+
+trap 'trap - INT TERM EXIT; kill 0 2>/dev/null; wait' INT TERM EXIT
+scripts/run-all.sh &
+for port in "$MODELSVC_PORT" "$WEBAPP_PORT" "$WEBAPP_V2_PORT"; do
+  wait_http "http://127.0.0.1:${port}/health/live" 120
+done
+"$ENVOY" -c "$MESH_DIR/envoy.yaml" --disable-hot-restart --concurrency 1 -l warn \
+  --log-path "$MESH_DIR/envoy.log" &
+envoy_pid=$!
+wait_http "http://127.0.0.1:${MESH_ADMIN_PORT}/ready" 30
+kill -0 "$envoy_pid" 2>/dev/null || { echo "envoy stopped: see $MESH_DIR/envoy.log" >&2; exit 1; }
+
+url="http://${MESH_HOST}:${MESH_PORT}"
+cat <<INFO
+mesh gateway ${url}  (Envoy admin http://127.0.0.1:${MESH_ADMIN_PORT}, log ${MESH_DIR}/envoy.log)
+  curl -s ${url}/api/version                             # app_variant v1
+  curl -s -H 'x-user-experiment: B' ${url}/api/version   # app_variant v2 (or the cookie)
+  for i in \$(seq 11); do curl -s -o /dev/null -w '%{http_code} ' ${url}/health/live; done
+                                                   # 10 x 200, then 429 (10 per minute per IP)
+Ctrl-C stops everything.
+INFO
+wait
