@@ -1,15 +1,30 @@
 """Every custom metric of both services, defined once (the contract is monitoring/README.md).
 
-Label values are bounded: versions, variants, experiment names, sentiments, reasons and
-status classes; never review text or ids. Under gunicorn with several workers,
-prometheus_client's multiprocess mode (PROMETHEUS_MULTIPROC_DIR) sums the workers.
+Label values are bounded: versions, variants, experiment names, URL names, sentiments,
+reasons and status classes; never review text, paths or ids (tests/core/test_metrics.py holds
+the allowed label names). Under gunicorn with several workers, prometheus_client's
+multiprocess mode (PROMETHEUS_MULTIPROC_DIR) sums the workers; gauges therefore name a
+multiprocess_mode, or each worker would add a series of its own.
 """
 
 from prometheus_client import Counter, Gauge, Histogram
 
 # Latency buckets cover an in-process prediction (sub-millisecond) up to a timed-out call.
 LATENCY_BUCKETS = (
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
 )
 CONFIDENCE_BUCKETS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.99, 1.0)
 BATCH_SIZE_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000)

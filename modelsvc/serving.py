@@ -73,6 +73,7 @@ class _State:
     error: str = "model is loading"
     lock: threading.Lock = field(default_factory=threading.Lock)
     started: bool = False
+    attempted: threading.Event = field(default_factory=threading.Event)
 
 
 _state = _State()
@@ -136,8 +137,11 @@ def resolve_and_load(config: ModelConfig) -> LoadedModel:
 
 
 def install(model: LoadedModel) -> None:
+    previous = _state.model
     _state.model = model
     _state.error = ""
+    if previous is not None and previous.version != model.version:
+        metrics.MODEL_READY.labels(previous.version).set(0)
     metrics.MODEL_READY.labels(model.version).set(1)
 
 
@@ -157,10 +161,23 @@ def load(config: ModelConfig | None = None) -> LoadedModel | None:
     return model
 
 
+def _load_once() -> None:
+    try:
+        load()
+    finally:
+        _state.attempted.set()
+
+
 def start_background_load() -> None:
     """Load in a thread so liveness answers while a large artifact downloads."""
     with _state.lock:
         if _state.started:
             return
         _state.started = True
-    threading.Thread(target=load, name="model-loader", daemon=True).start()
+    threading.Thread(target=_load_once, name="model-loader", daemon=True).start()
+
+
+def wait_until_loaded(timeout: float) -> bool:
+    """Block until the first load attempt ends (or ``timeout``): a worker that takes requests
+    only after that never answers 503 beside siblings that are ready."""
+    return _state.attempted.wait(timeout)

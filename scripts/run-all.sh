@@ -15,7 +15,11 @@ scripts/serve.sh modelsvc "$MODELSVC_PORT" &
 APP_VARIANT=v1 scripts/serve.sh webapp "$WEBAPP_PORT" &
 APP_VARIANT=v2 scripts/serve.sh webapp "$WEBAPP_V2_PORT" &
 if [ -n "${REDIS_URL:-}" ]; then
-  DJANGO_SETTINGS_MODULE=webapp.settings .venv/bin/celery -A webapp.celery worker --loglevel=info &
+  # Task metrics are summed across the prefork pool through this folder, served on 5003.
+  rm -rf "${VAR_DIR:-var}/metrics/worker"; mkdir -p "${VAR_DIR:-var}/metrics/worker"
+  DJANGO_SETTINGS_MODULE=webapp.settings WORKER_METRICS_PORT=${WORKER_METRICS_PORT:-5003} \
+    WORKER_METRICS_ADDR=127.0.0.1 PROMETHEUS_MULTIPROC_DIR="${VAR_DIR:-var}/metrics/worker" \
+    .venv/bin/celery -A webapp.celery worker --loglevel=info &
   DJANGO_SETTINGS_MODULE=webapp.settings .venv/bin/celery -A webapp.celery beat --loglevel=info \
     --schedule "${VAR_DIR:-var}/celerybeat-schedule" &
 fi

@@ -1,8 +1,10 @@
 """Settings of the web app (port 5001). The same code runs as v1 (stable) or v2 (canary)."""
 
+from pathlib import Path
+
 from core.env import env_float, env_int, env_str
 from core.settings import *  # noqa: F403
-from core.settings import PRODUCTION, VAR_DIR
+from core.settings import SESSION_COOKIE_SECURE, VAR_DIR
 
 ROOT_URLCONF = "webapp.urls"
 WSGI_APPLICATION = "webapp.wsgi.application"
@@ -32,6 +34,8 @@ INSTALLED_APPS = [
     "django_prometheus",
     "webapp.reviews",
     "webapp.experiments",
+    "webapp.batch",
+    "webapp.canary",
 ]
 
 MIDDLEWARE = [
@@ -45,8 +49,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
-    "webapp.experiments.middleware.ExperimentMiddleware",
+    # Counts every response, the experiment's redirects included; reads the variant afterwards.
     "webapp.observability.RequestMetricsMiddleware",
+    "webapp.experiments.middleware.ExperimentMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -67,7 +72,7 @@ TEMPLATES = [
 ]
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -97,4 +102,120 @@ CONTENT_SECURITY_POLICY = {
 
 SESSION_COOKIE_NAME = "sentiment_session"
 CSRF_COOKIE_HTTPONLY = False  # the page's script reads it to call the API
-VISITOR_COOKIE_SECURE = PRODUCTION
+# Follows SECURE_COOKIES like the session cookie: behind a plain-HTTP gateway browsers drop
+# Secure cookies, and the mesh routes on this one.
+VISITOR_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+
+# --- Background work (Celery) --------------------------------------------------------------
+# Redis carries task messages only: job state lives in the database, so there is no result
+# backend. Without REDIS_URL every task runs in-process when it is sent (`make run` needs no
+# broker, and no worker or beat is started).
+REDIS_URL = env_str("REDIS_URL", "")
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+CELERY_TIMEZONE = "UTC"
+# A message is acknowledged after its task ran; a worker that dies mid-task leaves it to be
+# delivered again, once BROKER_VISIBILITY_TIMEOUT has passed (tasks are idempotent).
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 120)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 150)
+# Must exceed the hard time limit (and any retry countdown), or a running task's message
+# would be handed to a second worker.
+BROKER_VISIBILITY_TIMEOUT = env_int("BROKER_VISIBILITY_TIMEOUT", 600)
+# How often a worker looks for such messages (one cheap Redis scan each time).
+BROKER_RESTORE_INTERVAL = env_int("BROKER_RESTORE_INTERVAL", 30)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": BROKER_VISIBILITY_TIMEOUT,
+    "unacked_restore_interval": BROKER_RESTORE_INTERVAL,
+    "unacked_restore_throttle": 1,
+    "socket_connect_timeout": 5,
+    "socket_timeout": 30,
+    "health_check_interval": 25,
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None  # keep reconnecting to Redis, never give up
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # LOGGING above applies to workers too
+CANARY_BEAT_SECONDS = env_float("CANARY_BEAT_SECONDS", 30.0)
+BATCH_STALL_SECONDS = env_int(
+    "BATCH_STALL_SECONDS", BROKER_VISIBILITY_TIMEOUT + CELERY_TASK_TIME_LIMIT
+)
+CELERY_BEAT_SCHEDULE = {
+    # Each run checks the guards whose own interval has elapsed; a run that waited longer
+    # than one period in the queue is dropped, the next one does the same work.
+    "canary-guards": {
+        "task": "canary.check_guards",
+        "schedule": CANARY_BEAT_SECONDS,
+        "options": {"expires": CANARY_BEAT_SECONDS},
+    },
+    "batch-requeue-stalled": {
+        "task": "batch.requeue_stalled_jobs",
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
+    },
+    "batch-delete-expired": {
+        "task": "batch.delete_expired_jobs",
+        "schedule": 3600.0,
+        "options": {"expires": 3600.0},
+    },
+}
+# Worker metrics (the web app's are on /metrics): 0 = not exposed.
+WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 0)
+WORKER_METRICS_ADDR = env_str("WORKER_METRICS_ADDR", "0.0.0.0")  # noqa: S104
+
+# Batch analysis (webapp.batch).
+BATCH_MAX_BYTES = env_int("BATCH_MAX_BYTES", 5 * 1024 * 1024)
+BATCH_MAX_ROWS = env_int("BATCH_MAX_ROWS", 10_000)
+BATCH_CHUNK_SIZE = env_int("BATCH_CHUNK_SIZE", 100)
+BATCH_TASK_BUDGET_SECONDS = env_int("BATCH_TASK_BUDGET_SECONDS", 30)
+BATCH_MAX_RETRIES = env_int("BATCH_MAX_RETRIES", 20)
+BATCH_RETRY_BACKOFF_MAX = env_int("BATCH_RETRY_BACKOFF_MAX", 60)
+BATCH_READ_TIMEOUT = env_float("BATCH_READ_TIMEOUT", 30.0)
+# Uploaded reviews and their results are deleted this many days after the job finished.
+BATCH_RETENTION_DAYS = env_int("BATCH_RETENTION_DAYS", 30)
+
+
+# --- Security hardening ------------------------------------------------------------------
+# Owned by the reliability and security work; keep this block last so that it sees the
+# final MIDDLEWARE and INSTALLED_APPS above.
+from datetime import timedelta  # noqa: E402
+
+from core.settings import REST_FRAMEWORK  # noqa: E402
+
+# A lost database answers 503 (JSON under /api/, a page elsewhere), not 500; see
+# webapp/resilience.py. The middleware wraps everything that may query.
+MIDDLEWARE.insert(  # noqa: F405
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,  # noqa: F405
+    "webapp.resilience.DatabaseUnavailableMiddleware",
+)
+REST_FRAMEWORK = {**REST_FRAMEWORK, "EXCEPTION_HANDLER": "webapp.resilience.api_exception_handler"}
+
+# Admin sign-in throttling (django-axes): failures are counted per username and client
+# address in the database, shared by every worker and pod; see webapp/security.py.
+INSTALLED_APPS.append("axes")
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # noqa: F405 - last, as axes requires
+AUTHENTICATION_BACKENDS = [
+    "webapp.security.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False  # lockouts are still logged as warnings
+AXES_CLIENT_IP_CALLABLE = "webapp.security.client_ip"
+AXES_LOCKOUT_CALLABLE = "webapp.security.lockout_response"
+# Proxies in front of the app that append the caller's address to X-Forwarded-For (the
+# mesh ingress gateway: 1). 0 trusts no header and uses the socket's address.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+
+# Cookies and headers beyond the shared ones in core/settings.py.
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 60 * 60)  # an admin working day
+CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"

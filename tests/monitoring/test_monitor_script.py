@@ -1,0 +1,65 @@
+"""`make monitor` (scripts/monitor.sh): a local Prometheus scraping the services, with the
+alert rules of the cluster."""
+
+import signal
+import subprocess
+import time
+
+import pytest
+import requests
+
+from tests.support.servers import REPO, free_port, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+def test_monitor_script_scrapes_the_local_services_with_the_alert_rules(
+    modelsvc_server, tmp_path, alerts
+):
+    port = free_port()
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "VAR_DIR": str(tmp_path / "var"),
+        "PROMETHEUS_PORT": str(port),
+        "MODELSVC_PORT": str(modelsvc_server.port),
+        # Nothing listens on these: their targets are simply down.
+        "WEBAPP_PORT": str(free_port()),
+        "WEBAPP_V2_PORT": str(free_port()),
+        "WORKER_METRICS_PORT": str(free_port()),
+        "MESH_ADMIN_PORT": str(free_port()),
+        "SCRAPE_INTERVAL": "1s",
+    }
+    log = (tmp_path / "monitor.log").open("w")
+    proc = subprocess.Popen(
+        ["bash", "scripts/monitor.sh"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(url + "/-/ready", timeout=30, proc=proc)
+        deadline = time.monotonic() + 30
+        while True:
+            targets = requests.get(url + "/api/v1/targets", timeout=5).json()["data"]
+            health = {t["labels"]["job"]: t["health"] for t in targets["activeTargets"]}
+            if health.get("sentiment-model-service") == "up":
+                break
+            assert time.monotonic() < deadline, health
+            time.sleep(0.5)
+        assert set(health) == {
+            "sentiment-model-service",
+            "sentiment-app-service",
+            "sentiment-worker",
+            "envoy",
+        }
+        answer = requests.get(
+            url + "/api/v1/query",
+            params={"query": 'sentiment_model_ready{service="sentiment-model-service"}'},
+            timeout=5,
+        ).json()
+        assert answer["data"]["result"], answer
+        groups = requests.get(url + "/api/v1/rules", timeout=5).json()["data"]["groups"]
+        assert {rule["name"] for g in groups for rule in g["rules"]} == set(alerts)
+        assert (tmp_path / "var" / "monitoring" / "rules.yml").exists()
+    finally:
+        proc.send_signal(signal.SIGTERM)  # the script exec'd Prometheus: this stops it
+        proc.wait(timeout=30)
+    assert "Prometheus http://127.0.0.1:" in (tmp_path / "monitor.log").read_text()

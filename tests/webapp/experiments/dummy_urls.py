@@ -1,0 +1,38 @@
+"""A tiny URLconf for middleware and admin tests: one page, one JSON API, probe paths."""
+
+from django.contrib import admin
+from django.http import HttpResponse, JsonResponse
+from django.urls import path
+
+
+def _seen(request) -> dict:
+    experiment = request.experiment
+    if experiment is None:
+        return {"experiment": None}
+    return {
+        "experiment": experiment.experiment,
+        "variant": experiment.variant,
+        "visitor_id": experiment.visitor_id,
+        "phase": experiment.phase,
+        "source": experiment.source,
+    }
+
+
+def page(request):
+    seen = _seen(request)
+    return HttpResponse(f"<!doctype html><title>page</title><p>{seen.get('variant', '-')}</p>")
+
+
+def api(request):
+    return JsonResponse(_seen(request))
+
+
+urlpatterns = [
+    path("", page),
+    path("page", page),
+    path("api/echo", api),
+    path("health/live", api),
+    path("metrics", api),
+    path("static/missing.css", api),
+    path("admin/", admin.site.urls),
+]

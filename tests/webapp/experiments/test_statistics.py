@@ -1,0 +1,251 @@
+"""Per-variant statistics, the two-proportion test and the sample-ratio check, against
+numbers computed by hand."""
+
+import math
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from scipy.stats import chisquare, norm
+
+from tests.webapp.experiments.helpers import make_experiment
+from webapp.experiments import services
+from webapp.experiments.models import Assignment, Experiment, Source
+from webapp.experiments.selectors import experiment_report, variant_stats
+from webapp.experiments.statistics import nearest_rank, sample_ratio_check, two_proportion_test
+from webapp.reviews.models import FailedPrediction, Feedback, Prediction
+
+
+def predictions(experiment: Experiment, variant: str, latencies, feedback=()) -> list[Prediction]:
+    """Predictions with the given latencies; ``feedback`` gives correct/wrong for the first."""
+    rows = Prediction.objects.bulk_create(
+        Prediction(
+            review="Good food.",
+            sentiment="positive",
+            confidence=0.9,
+            model_version="m-test",
+            app_version="0.0.0",
+            app_variant="v1" if variant == "A" else "v2",
+            experiment=experiment.name,
+            variant=variant,
+            visitor_id="someone",
+            latency_ms=latency,
+        )
+        for latency in latencies
+    )
+    Feedback.objects.bulk_create(
+        Feedback(prediction=row, correct=correct)
+        for row, correct in zip(rows, feedback, strict=False)
+    )
+    return rows
+
+
+def failures(experiment: Experiment, variant: str, n: int) -> None:
+    FailedPrediction.objects.bulk_create(
+        FailedPrediction(
+            review="Slow day.",
+            reason="timeout",
+            app_version="0.0.0",
+            app_variant="v1",
+            experiment=experiment.name,
+            variant=variant,
+            latency_ms=5000,
+        )
+        for _ in range(n)
+    )
+
+
+def assignments(experiment, variant: str, n: int, *, weight=0.1, source="hash", batch="1"):
+    Assignment.objects.bulk_create(
+        Assignment(
+            experiment=experiment,
+            phase=experiment.phase,
+            visitor_id=f"{batch}-{source}-{variant}-{weight}-{i}",
+            variant=variant,
+            source=source,
+            weight=weight if source == Source.HASH else None,
+        )
+        for i in range(n)
+    )
+
+
+# --- the formulas ---------------------------------------------------------------------------
+
+
+def test_two_proportion_test_matches_a_hand_computed_example():
+    # A: 30 of 50 judged correct, B: 40 of 50.
+    result = two_proportion_test(30, 50, 40, 50)
+    # By hand: p_A = 0.6, p_B = 0.8, difference 0.2; pooled p = 70/100 = 0.7;
+    # SE0 = sqrt(0.7 * 0.3 * (1/50 + 1/50)) = sqrt(0.0084) = 0.091652; z = 0.2 / SE0 = 2.1822;
+    # two-sided p = 2 * (1 - Phi(2.1822)) = 0.02910.
+    # SE = sqrt(0.6 * 0.4 / 50 + 0.8 * 0.2 / 50) = sqrt(0.008) = 0.089443;
+    # 95% CI = 0.2 -+ 1.959964 * 0.089443 = 0.2 -+ 0.175304 = [0.024696, 0.375304].
+    assert result.rate_a == 0.6 and result.rate_b == 0.8
+    assert result.difference == pytest.approx(0.2)
+    assert result.z == pytest.approx(0.2 / math.sqrt(0.0084))
+    assert result.z == pytest.approx(2.18218, abs=1e-5)
+    assert result.p_value == pytest.approx(2 * norm.sf(0.2 / math.sqrt(0.0084)))
+    assert result.p_value == pytest.approx(0.029096, abs=1e-6)
+    assert result.ci_low == pytest.approx(0.2 - 1.959964 * math.sqrt(0.008), abs=1e-6)
+    assert result.ci_high == pytest.approx(0.2 + 1.959964 * math.sqrt(0.008), abs=1e-6)
+    assert (result.ci_low, result.ci_high) == pytest.approx((0.024696, 0.375304), abs=1e-6)
+    assert result.significant
+
+
+def test_two_proportion_test_edge_cases():
+    assert two_proportion_test(0, 0, 3, 4) is None
+    same = two_proportion_test(5, 5, 7, 7)  # everything correct on both sides
+    assert (same.z, same.p_value, same.difference) == (0.0, 1.0, 0.0)
+    worse = two_proportion_test(40, 50, 30, 50)
+    assert worse.z == pytest.approx(-2.18218, abs=1e-5)
+    assert worse.ci_high < 0
+    unclear = two_proportion_test(30, 50, 32, 50)
+    assert not unclear.significant and unclear.ci_low < 0 < unclear.ci_high
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected_b", "chi2"),
+    [
+        (800, 200, 200.0, 0.0),  # exactly as expected
+        (790, 210, 200.0, 10**2 / 800 + 10**2 / 200),  # 0.625: chance
+        (900, 100, 200.0, 100**2 / 800 + 100**2 / 200),  # 62.5: a mismatch
+    ],
+)
+def test_sample_ratio_check_matches_chi_squared_by_hand(a, b, expected_b, chi2):
+    check = sample_ratio_check(a, b, expected_b)
+    assert check.chi2 == pytest.approx(chi2)
+    assert check.p_value == pytest.approx(chisquare([a, b], [1000 - expected_b, expected_b]).pvalue)
+    assert check.flagged == (check.p_value < 0.001)
+    assert check.flagged == (chi2 > 10.83)  # the 0.001 critical value of chi-squared, 1 d.o.f.
+
+
+def test_sample_ratio_check_degenerate_splits():
+    assert sample_ratio_check(0, 0, 0.0) is None
+    assert sample_ratio_check(10, 0, 0.0) is None  # weight 0: all A is the only outcome
+    impossible = sample_ratio_check(9, 1, 0.0)
+    assert impossible.flagged and impossible.p_value == 0.0
+
+
+def test_nearest_rank():
+    assert nearest_rank(20, 0.95) == 18  # the 19th of 20 sorted values
+    assert nearest_rank(1, 0.95) == 0
+    assert nearest_rank(100, 0.95) == 94
+
+
+# --- statistics from stored rows ------------------------------------------------------------
+
+
+@pytest.fixture
+def measured(experiment) -> Experiment:
+    """A: 60 predictions (latency 1..60 ms), 50 with feedback of which 30 correct, 2 failures.
+    B: 50 predictions (latency 10..500 ms), all with feedback, 40 correct, 5 failures."""
+    predictions(experiment, "A", range(1, 61), [True] * 30 + [False] * 20)
+    predictions(experiment, "B", range(10, 501, 10), [True] * 40 + [False] * 10)
+    failures(experiment, "A", 2)
+    failures(experiment, "B", 5)
+    assignments(experiment, "A", 7)
+    assignments(experiment, "B", 3)
+    assignments(experiment, "B", 2, source=Source.CLIENT)
+    # Noise that must not count: another experiment, no variant.
+    other = make_experiment("other")
+    predictions(other, "A", [9999] * 5, [False] * 5)
+    failures(other, "B", 3)
+    predictions(experiment, "", [9999])
+    return experiment
+
+
+def test_variant_stats_match_hand_computed_numbers(measured):
+    stats = variant_stats(measured)
+    a, b = stats["A"], stats["B"]
+    assert (a.visitors, a.predictions, a.failures, a.feedback, a.correct) == (7, 60, 2, 50, 30)
+    assert (b.visitors, b.predictions, b.failures, b.feedback, b.correct) == (5, 50, 5, 50, 40)
+    assert a.error_rate == pytest.approx(2 / 62)
+    assert b.error_rate == pytest.approx(5 / 55)
+    assert (a.correct_rate, b.correct_rate) == (0.6, 0.8)
+    assert a.mean_latency_ms == pytest.approx(30.5)  # (1 + 60) / 2
+    assert b.mean_latency_ms == pytest.approx(255.0)  # 10 * (1 + 50) / 2
+    assert a.p95_latency_ms == 57.0  # ceil(0.95 * 60) = 57th value
+    assert b.p95_latency_ms == 480.0  # ceil(0.95 * 50) = 48th value, 10 * 48
+
+
+def test_experiment_report_combines_the_test_and_the_split_check(measured):
+    report = experiment_report(measured)
+    assert report.correct_rate_test.p_value == pytest.approx(0.029096, abs=1e-6)
+    assert report.correct_rate_test.difference == pytest.approx(0.2)
+    # Hash-assigned visitors only: 7 A and 3 B against 10% of 10 = 1 expected B.
+    check = report.sample_ratio
+    assert (check.observed_a, check.observed_b) == (7, 3)
+    assert check.expected_b == pytest.approx(1.0)
+    assert check.chi2 == pytest.approx(2**2 / 9 + 2**2 / 1)
+    assert report.client_visitors == 2
+
+
+def test_empty_experiment_has_no_rates(experiment):
+    stats = variant_stats(experiment)
+    assert stats["A"].predictions == 0
+    assert stats["B"].error_rate is None and stats["B"].correct_rate is None
+    assert stats["B"].mean_latency_ms is None and stats["B"].p95_latency_ms is None
+    report = experiment_report(experiment)
+    assert report.correct_rate_test is None and report.sample_ratio is None
+
+
+def test_statistics_cover_the_current_phase_and_stop_at_a_rollback(experiment):
+    old = predictions(experiment, "B", [100.0], [False])
+    Prediction.objects.filter(pk=old[0].pk).update(
+        created_at=experiment.phase_started_at - timedelta(minutes=5)
+    )
+    predictions(experiment, "B", [10.0, 20.0], [True, True])
+    assert variant_stats(experiment)["B"].predictions == 2
+
+    recent = variant_stats(experiment, since=timezone.now() + timedelta(seconds=1))
+    assert recent["B"].predictions == 0
+    earlier = variant_stats(experiment, since=timezone.now() - timedelta(days=1))
+    assert earlier["B"].predictions == 2  # never before the phase began
+
+    experiment = services.rollback_experiment(experiment, actor="t")
+    late = predictions(experiment, "A", [1.0])
+    Prediction.objects.filter(pk=late[0].pk).update(
+        created_at=experiment.ended_at + timedelta(seconds=1)
+    )
+    stats = variant_stats(experiment)
+    assert stats["A"].predictions == 0 and stats["B"].predictions == 2
+
+    experiment = services.start_new_phase(experiment, actor="t")
+    assert variant_stats(experiment)["B"].predictions == 0
+
+
+def test_srm_quiet_on_a_fair_split_and_fires_on_a_skewed_one(experiment):
+    experiment.weight = 0.2
+    assignments(experiment, "A", 790, weight=0.2)
+    assignments(experiment, "B", 210, weight=0.2)
+    assert not experiment_report(experiment).sample_ratio.flagged
+    assignments(experiment, "A", 300, weight=0.2, batch="2")
+    skewed = experiment_report(experiment).sample_ratio
+    assert skewed.flagged and skewed.p_value < 0.001
+
+
+def test_srm_leaves_client_choices_out(experiment):
+    experiment.weight = 0.2
+    assignments(experiment, "A", 800, weight=0.2)
+    assignments(experiment, "B", 200, weight=0.2)
+    assignments(experiment, "B", 500, source=Source.CLIENT)
+    report = experiment_report(experiment)
+    assert (report.sample_ratio.observed_a, report.sample_ratio.observed_b) == (800, 200)
+    assert not report.sample_ratio.flagged
+    assert report.client_visitors == 500
+    assert report.stats["B"].visitors == 700
+
+
+def test_srm_compares_each_visitor_with_the_weight_of_its_time(experiment):
+    # 1000 visitors at 10% (100 B), then the weight went to 50% for 1000 more (500 B).
+    assignments(experiment, "A", 900, weight=0.1)
+    assignments(experiment, "B", 100, weight=0.1)
+    services.set_weight(experiment, 0.5, actor="t")
+    assignments(experiment, "A", 500, weight=0.5)
+    assignments(experiment, "B", 500, weight=0.5)
+    experiment.refresh_from_db()
+    check = experiment_report(experiment).sample_ratio
+    assert check.expected_b == pytest.approx(600.0)
+    assert not check.flagged
+    # The current weight alone (1000 B expected of 2000) would have raised a false alarm.
+    assert chisquare([1400, 600], [1000, 1000]).pvalue < 0.001

@@ -1,0 +1,53 @@
+"""Number formats of the statistics page; "—" stands for "not measured yet"."""
+
+from django import template
+
+register = template.Library()
+
+MINUS = "\u2212"
+NOTHING = "\u2014"
+
+
+@register.filter
+def count(value: int | None) -> str:
+    return NOTHING if value is None else f"{value:,}"
+
+
+@register.filter
+def percent(value: float | None) -> str:
+    return NOTHING if value is None else f"{value * 100:.1f}%"
+
+
+@register.filter
+def share(value: float | None) -> str:
+    """A configured share such as a weight: as precise as it was set (10%, 12.5%)."""
+    return NOTHING if value is None else f"{value * 100:g}%"
+
+
+@register.filter
+def points(value: float | None) -> str:
+    """A difference of two rates in percentage points, always signed."""
+    if value is None:
+        return NOTHING
+    return f"{value * 100:+.1f} pp".replace("-", MINUS)
+
+
+@register.filter
+def ms(value: float | None) -> str:
+    if value is None:
+        return NOTHING
+    return f"{value:,.0f} ms" if value >= 100 else f"{value:.1f} ms"
+
+
+@register.filter
+def pvalue(value: float | None) -> str:
+    if value is None:
+        return NOTHING
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+@register.filter
+def decimal(value: float | None, digits: int = 2) -> str:
+    if value is None:
+        return NOTHING
+    return f"{value:,.{int(digits)}f}".replace("-", MINUS)
