@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-# Typographic apostrophes and quotes are common in pasted reviews; fold them so "wasn’t" and
+# Typographic apostrophes and quotes are common in pasted reviews; fold them so "wasn\u2019t" and
 # "wasn't" become the same tokens.
 _PUNCT_FOLD = str.maketrans(
     {

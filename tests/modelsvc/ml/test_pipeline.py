@@ -14,6 +14,7 @@ from modelsvc.ml.features import (
     ReviewFeatures,
     ReviewNormalizer,
     lexicon_scores,
+    mark_negation,
 )
 from modelsvc.ml.pipeline import build_pipeline
 
@@ -134,6 +135,19 @@ def test_lexicon_features_are_negation_aware():
     assert good["n_positive"] > 0 and good["n_negative"] == 0
     assert not_good["n_negative"] > 0 and not_good["n_positive"] == 0
     assert good["compound"] > 0 > not_good["compound"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("i will not be back, honestly.", "i will not neg_be neg_back honestly"),
+        ("never again! great pho", "never neg_again great pho"),
+        ("no caf\u00e9 \u5f88\u597d", "no neg_caf\u00e9 neg_\u5f88\u597d"),
+        ("", ""),
+    ],
+)
+def test_negation_scope_runs_to_the_next_punctuation(text, expected):
+    assert mark_negation(text) == expected
 
 
 def test_lexicon_knows_restaurant_words_vader_lacks():

@@ -1,0 +1,1 @@
+"""Sentiment model: preprocessing, features, pipeline, dataset loading and training."""
