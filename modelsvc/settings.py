@@ -36,3 +36,9 @@ TEMPLATES = [
         "OPTIONS": {"context_processors": []},
     }
 ]
+
+SPECTACULAR_SETTINGS = {
+    **SPECTACULAR_SETTINGS,  # noqa: F405
+    "TITLE": "Sentiment model service API",
+    "DESCRIPTION": "Sentiment of restaurant reviews, plus the Open Inference Protocol.",
+}

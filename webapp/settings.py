@@ -101,6 +101,12 @@ CONTENT_SECURITY_POLICY = {
 }
 
 SESSION_COOKIE_NAME = "sentiment_session"
+CSRF_FAILURE_VIEW = "webapp.reviews.errors.csrf_failure"
+SPECTACULAR_SETTINGS = {
+    **SPECTACULAR_SETTINGS,  # noqa: F405
+    "TITLE": "Sentiment web app API",
+    "DESCRIPTION": "Review analysis, feedback, batch jobs and versions of the Sentiment web app.",
+}
 CSRF_COOKIE_HTTPONLY = False  # the page's script reads it to call the API
 # Follows SECURE_COOKIES like the session cookie: behind a plain-HTTP gateway browsers drop
 # Secure cookies, and the mesh routes on this one.

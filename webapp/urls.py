@@ -9,6 +9,7 @@ urlpatterns = [
     path("metrics", ExportToDjangoView, name="metrics"),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("", include("webapp.batch.urls")),
 ]
 
 handler400 = "webapp.reviews.errors.handler400"

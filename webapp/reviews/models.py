@@ -10,6 +10,12 @@ class Sentiment(models.TextChoices):
     NEGATIVE = "negative", "Negative"
 
 
+EMOJI = {
+    Sentiment.POSITIVE: "\N{SMILING FACE WITH SMILING EYES}",
+    Sentiment.NEGATIVE: "\N{DISAPPOINTED FACE}",
+}
+
+
 class AppVariant(models.TextChoices):
     V1 = "v1", "v1 (stable)"
     V2 = "v2", "v2 (canary)"
@@ -36,6 +42,15 @@ class Prediction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sentiment} ({self.confidence:.2f}): {self.review[:60]}"
+
+    @property
+    def emoji(self) -> str:
+        return EMOJI.get(self.sentiment, "")
+
+    @property
+    def confidence_percent(self) -> int:
+        # Half-up, like the page script's Math.round, so both show the same number.
+        return int(self.confidence * 100 + 0.5)
 
 
 class Feedback(models.Model):
