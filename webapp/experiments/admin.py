@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from webapp.canary.admin import CanaryEventInline, CanaryGuardInline
 from webapp.experiments import charts, selectors, services
 from webapp.experiments.models import Assignment, Experiment, ExperimentChange, Status
 
@@ -106,7 +107,7 @@ class ExperimentAdmin(admin.ModelAdmin):
     )
     list_filter = ("status", "steers_routing")
     search_fields = ("name", "description")
-    inlines = (ExperimentChangeInline,)
+    inlines = (CanaryGuardInline, ExperimentChangeInline, CanaryEventInline)
     actions = (
         "start_selected",
         "pause_selected",

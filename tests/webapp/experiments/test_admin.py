@@ -26,18 +26,25 @@ def stats_url(experiment: Experiment) -> str:
 
 
 def change_form(experiment: Experiment, **values) -> dict:
-    """What the change form posts, with ``values`` changed; the history inline is read-only
-    but its management form still travels with the form."""
-    history = experiment.changes.count()
+    """What the change form posts, with ``values`` changed; the inlines (history, canary
+    guard and its events) post their management forms even when nothing in them changes."""
     data = {
         "description": experiment.description,
         "weight": str(experiment.weight),
-        "changes-TOTAL_FORMS": str(history),
-        "changes-INITIAL_FORMS": str(history),
-        "changes-MIN_NUM_FORMS": "0",
-        "changes-MAX_NUM_FORMS": "1000",
         "_save": "Save",
     }
+    inlines = {
+        "changes": experiment.changes.count(),
+        "canary_guard": 0,
+        "canary_events": experiment.canary_events.count(),
+    }
+    for prefix, count in inlines.items():
+        data |= {
+            f"{prefix}-TOTAL_FORMS": str(count),
+            f"{prefix}-INITIAL_FORMS": str(count),
+            f"{prefix}-MIN_NUM_FORMS": "0",
+            f"{prefix}-MAX_NUM_FORMS": "1000",
+        }
     if experiment.steers_routing:
         data["steers_routing"] = "on"
     data.update(values)
@@ -213,10 +220,16 @@ def test_adding_an_experiment_records_who_created_it(db, admin_client):
             "description": "New checkout.",
             "weight": "0.3",
             "salt": "abc123",
-            "changes-TOTAL_FORMS": "0",
-            "changes-INITIAL_FORMS": "0",
-            "changes-MIN_NUM_FORMS": "0",
-            "changes-MAX_NUM_FORMS": "1000",
+            **{
+                f"{prefix}-{field}": value
+                for prefix in ("changes", "canary_guard", "canary_events")
+                for field, value in [
+                    ("TOTAL_FORMS", "0"),
+                    ("INITIAL_FORMS", "0"),
+                    ("MIN_NUM_FORMS", "0"),
+                    ("MAX_NUM_FORMS", "1000"),
+                ]
+            },
             "_save": "Save",
         },
     )

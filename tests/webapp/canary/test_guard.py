@@ -1,0 +1,194 @@
+"""The canary guard against the database: rollbacks, events, promotion, metrics."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from prometheus_client import REGISTRY
+
+from tests.webapp.canary.traffic import running_experiment, traffic
+from webapp.canary import services
+from webapp.canary.models import CanaryEvent, CanaryGuard
+from webapp.experiments.models import ExperimentChange, Status
+from webapp.experiments.services import pause_experiment
+
+pytestmark = pytest.mark.django_db
+
+
+def counted(name: str, **labels) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def guard_for(experiment, **settings) -> CanaryGuard:
+    values = {
+        "max_error_rate_increase": 0.02,
+        "max_p95_latency_ms": 300.0,
+        "min_sample_size": 50,
+        "check_interval_seconds": 60,
+        "window_minutes": 10,
+        "healthy_checks_before_promotion": 3,
+    }
+    return CanaryGuard.objects.create(experiment=experiment, **(values | settings))
+
+
+def test_a_failing_b_is_rolled_back_with_the_numbers():
+    experiment = running_experiment("failing-b")
+    traffic(experiment, "A", answered=100, failed=1)
+    traffic(experiment, "B", answered=60, failed=40)
+    guard = guard_for(experiment)
+    rollbacks = counted("sentiment_canary_rollbacks_total", experiment="failing-b")
+    breaches = counted("sentiment_canary_checks_total", experiment="failing-b", outcome="breach")
+
+    assert services.check_guard(guard.pk) == "breach"
+
+    experiment.refresh_from_db()
+    assert experiment.status == Status.ROLLED_BACK
+    change = ExperimentChange.objects.get(experiment=experiment, action="rolled_back")
+    assert change.actor == "canary-guard"
+    assert "error rate of B 40.0% vs A 1.0%" in change.note
+    assert "A 101 requests, B 100" in change.note
+    event = CanaryEvent.objects.get(experiment=experiment)
+    assert event.kind == "rollback"
+    assert event.message == change.note
+    assert event.numbers["B"]["failures"] == 40
+    assert event.numbers["A"]["predictions"] == 100
+    assert event.numbers["thresholds"]["max_error_rate_increase"] == 0.02
+    assert event.numbers["window_minutes"] == 10
+    guard.refresh_from_db()
+    assert guard.last_outcome == "breach"
+    assert counted("sentiment_canary_rollbacks_total", experiment="failing-b") == rollbacks + 1
+    assert (
+        counted("sentiment_canary_checks_total", experiment="failing-b", outcome="breach")
+        == breaches + 1
+    )
+    # A rolled-back experiment is not checked again.
+    assert services.due_guard_ids(timezone.now() + timedelta(hours=1)) == []
+
+
+def test_a_slow_b_is_rolled_back():
+    experiment = running_experiment("slow-b")
+    traffic(experiment, "A", answered=80, latency_ms=40)
+    traffic(experiment, "B", answered=80, latency_ms=900)
+    guard = guard_for(experiment)
+    assert services.check_guard(guard.pk) == "breach"
+    experiment.refresh_from_db()
+    assert experiment.status == Status.ROLLED_BACK
+    assert "p95 latency of B 900 ms (at most 300 ms; A 40 ms)" in CanaryEvent.objects.get().message
+
+
+def test_a_worse_b_by_feedback_is_rolled_back():
+    experiment = running_experiment("wrong-b")
+    traffic(experiment, "A", answered=60, correct=27, wrong=3)
+    traffic(experiment, "B", answered=60, correct=18, wrong=12)
+    guard = guard_for(experiment, max_correct_rate_drop=0.1, min_feedback=30)
+    assert services.check_guard(guard.pk) == "breach"
+    assert "correct feedback of B 60.0% vs A 90.0%" in CanaryEvent.objects.get().message
+
+
+def test_a_healthy_b_is_left_alone_and_promotion_is_only_suggested():
+    experiment = running_experiment("healthy-b")
+    traffic(experiment, "A", answered=100, failed=1)
+    traffic(experiment, "B", answered=100, failed=1)
+    guard = guard_for(experiment)
+    now = timezone.now()
+    healthy = counted("sentiment_canary_checks_total", experiment="healthy-b", outcome="healthy")
+
+    outcomes = [
+        services.check_guard(guard.pk, now=now + timedelta(minutes=minute)) for minute in range(5)
+    ]
+
+    assert outcomes == ["healthy"] * 5
+    experiment.refresh_from_db()
+    assert experiment.status == Status.RUNNING
+    events = list(CanaryEvent.objects.filter(experiment=experiment))
+    assert [event.kind for event in events] == ["promotion_suggested"]  # once, at the 3rd
+    assert "3 consecutive checks" in events[0].message
+    guard.refresh_from_db()
+    assert guard.healthy_streak == 5
+    assert (
+        counted("sentiment_canary_checks_total", experiment="healthy-b", outcome="healthy")
+        == healthy + 5
+    )
+
+
+def test_promotion_happens_only_when_allowed():
+    experiment = running_experiment("promote-b")
+    traffic(experiment, "A", answered=60)
+    traffic(experiment, "B", answered=60)
+    guard = guard_for(experiment, allow_auto_promotion=True, healthy_checks_before_promotion=2)
+    now = timezone.now()
+    assert services.check_guard(guard.pk, now=now) == "healthy"
+    experiment.refresh_from_db()
+    assert experiment.status == Status.RUNNING
+    assert services.check_guard(guard.pk, now=now + timedelta(minutes=1)) == "healthy"
+    experiment.refresh_from_db()
+    assert experiment.status == Status.PROMOTED
+    kinds = list(CanaryEvent.objects.order_by("id").values_list("kind", flat=True))
+    assert kinds == ["promotion_suggested", "promoted"]
+    assert ExperimentChange.objects.get(experiment=experiment, action="promoted").actor == (
+        "canary-guard"
+    )
+
+
+def test_too_little_traffic_is_insufficient_data_and_changes_nothing():
+    experiment = running_experiment("quiet-b")
+    traffic(experiment, "A", answered=100)
+    traffic(experiment, "B", answered=10, failed=10)  # 50 % errors, but only 20 requests
+    guard = guard_for(experiment)
+    before = counted(
+        "sentiment_canary_checks_total", experiment="quiet-b", outcome="insufficient_data"
+    )
+    assert services.check_guard(guard.pk) == "insufficient_data"
+    experiment.refresh_from_db()
+    assert experiment.status == Status.RUNNING
+    assert not CanaryEvent.objects.exists()
+    guard.refresh_from_db()
+    assert guard.last_outcome == "insufficient_data"
+    assert guard.healthy_streak == 0
+    assert (
+        counted("sentiment_canary_checks_total", experiment="quiet-b", outcome="insufficient_data")
+        == before + 1
+    )
+
+
+def test_only_traffic_inside_the_window_counts():
+    experiment = running_experiment("old-failures")
+    traffic(experiment, "A", answered=100)
+    traffic(experiment, "B", answered=100, failed=50)
+    guard = guard_for(experiment, window_minutes=5)
+    # Ten minutes later the failures are out of the window, and so is everything else.
+    later = timezone.now() + timedelta(minutes=10)
+    assert services.check_guard(guard.pk, now=later) == "insufficient_data"
+    experiment.refresh_from_db()
+    assert experiment.status == Status.RUNNING
+
+
+def test_checks_follow_each_guards_interval():
+    experiment = running_experiment("interval")
+    guard = guard_for(experiment, check_interval_seconds=120)
+    now = timezone.now()
+    assert services.due_guard_ids(now) == [guard.pk]
+    assert services.check_guard(guard.pk, now=now) == "insufficient_data"
+    assert services.due_guard_ids(now + timedelta(seconds=119)) == []
+    assert services.check_guard(guard.pk, now=now + timedelta(seconds=119)) is None
+    assert services.due_guard_ids(now + timedelta(seconds=120)) == [guard.pk]
+
+
+def test_a_check_is_claimed_once():
+    experiment = running_experiment("claimed")
+    guard = guard_for(experiment)
+    stale = CanaryGuard.objects.get(pk=guard.pk)
+    now = timezone.now()
+    assert services._claim(stale, now) is True
+    assert services._claim(stale, now) is False  # a second scheduler run read the same state
+
+
+def test_disabled_guards_and_stopped_experiments_are_not_checked():
+    off = running_experiment("disabled")
+    guard_for(off, enabled=False)
+    paused = running_experiment("paused")
+    guard = guard_for(paused)
+    pause_experiment(paused, actor="test")
+    assert services.due_guard_ids() == []
+    assert services.check_guard(guard.pk) is None
+    assert services.check_due_guards() == {}

@@ -1,0 +1,185 @@
+"""REST API of batch analysis: upload a file, follow the job, download the results."""
+
+import csv
+import re
+import uuid
+from collections.abc import Iterable, Iterator
+
+from django.conf import settings
+from django.http import StreamingHttpResponse
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.errors import ApiError
+from core.schema import errors
+from webapp.batch import selectors, services
+from webapp.batch import serializers as s
+from webapp.batch.models import BatchJob, JobStatus
+from webapp.batch.parsing import UploadError, spreadsheet_safe
+
+# Room for the multipart framing around the file itself.
+MULTIPART_OVERHEAD = 64 * 1024
+CSV_HEADER = ("row", "review", "sentiment", "confidence")
+
+
+def job_payload(job: BatchJob) -> dict:
+    summary = selectors.summary_of(job)
+    job_errors = [
+        {
+            "code": "review_too_long",
+            "message": f"Row {row}: longer than {settings.MAX_REVIEW_CHARS:,} characters, skipped.",
+            "row": row,
+        }
+        for row in job.too_long_rows
+    ]
+    if job.status == JobStatus.FAILED:
+        job_errors.insert(0, {"code": "job_failed", "message": job.error or "The job failed."})
+    done = job.status == JobStatus.DONE
+    return {
+        "id": job.id,
+        "status": job.status,
+        "filename": job.filename,
+        "progress": {
+            "processed": job.processed_rows,
+            "total": job.total_rows,
+            "percent": round(100 * job.processed_rows / job.total_rows, 1) if job.total_rows else 0,
+        },
+        "skipped": {"empty": job.skipped_empty, "too_long": job.skipped_too_long},
+        "errors": job_errors,
+        "notice": job.notice or None,
+        "summary": {
+            "positive": summary.positive,
+            "negative": summary.negative,
+            "share_positive": summary.share_positive,
+        }
+        if summary
+        else None,
+        "model_version": job.model_version or None,
+        "results_url": reverse("batch:api-results", args=[job.id]) if done else None,
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+    }
+
+
+def job_or_404(job_id: uuid.UUID) -> BatchJob:
+    job = selectors.job_by_id(job_id)
+    if job is None:
+        raise ApiError("not_found", "No batch job has this id.", status.HTTP_404_NOT_FOUND)
+    return job
+
+
+class BatchCollectionView(APIView):
+    parser_classes = [MultiPartParser]
+
+    @staticmethod
+    def _create(request) -> BatchJob:
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        if length.isdigit():
+            # Refused before the body is read.
+            services.check_upload_size(int(length) - MULTIPART_OVERHEAD)
+        try:
+            upload = request.FILES.get("file")
+        except exceptions.ParseError as exc:
+            raise UploadError(
+                "malformed_upload", f"The multipart body is malformed: {exc}"
+            ) from None
+        if upload is None:
+            raise UploadError("missing_file", "Send the file in the multipart field 'file'.")
+        services.check_upload_size(upload.size)
+        return services.create_job(filename=upload.name or "", data=upload.read())
+
+    @extend_schema(
+        request={"multipart/form-data": s.UploadRequest},
+        responses={202: s.JobResponse, **errors(400, 413, 415)},
+        summary="Upload a CSV or TSV file of reviews for batch analysis",
+        description=(
+            "The file needs a `Review` column; the delimiter (tab, comma or semicolon) is "
+            "taken from the header line, TSV has no quoting. Empty rows and reviews over "
+            "MAX_REVIEW_CHARS are skipped and counted. Errors: `missing_file`, `empty_file`, "
+            "`file_too_large` (413), `too_many_rows`, `not_text` (binary, compressed or not "
+            "UTF-8), `missing_review_column`, `malformed_csv`, `no_reviews`, `malformed_upload`."
+        ),
+    )
+    def post(self, request):
+        try:
+            job = self._create(request)
+        except UploadError as exc:
+            raise ApiError(exc.code, exc.message, exc.status) from None
+        services.enqueue_job(job.id)
+        job.refresh_from_db()
+        return Response(
+            job_payload(job),
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": reverse("batch:api-job", args=[job.id])},
+        )
+
+
+class BatchJobView(APIView):
+    @extend_schema(
+        responses={200: s.JobResponse, **errors(404)},
+        summary="Status, progress and result summary of a batch job",
+    )
+    def get(self, request, job_id: uuid.UUID):
+        return Response(job_payload(job_or_404(job_id)))
+
+
+class _Line:
+    """csv.writer's file: hands back each formatted line instead of storing it."""
+
+    def write(self, line: str) -> str:
+        return line
+
+
+def csv_lines(rows: Iterable[tuple[int, str, str, float | None]]) -> Iterator[str]:
+    writer = csv.writer(_Line())
+    yield writer.writerow(CSV_HEADER)
+    for row, review, sentiment, confidence in rows:
+        shown = "" if confidence is None else f"{confidence:.4f}"
+        yield writer.writerow((row, spreadsheet_safe(review), sentiment, shown))
+
+
+def download_name(filename: str) -> str:
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", filename.rsplit(".", 1)[0]).strip("._")[:80]
+    return f"{stem or 'reviews'}-sentiment.csv"
+
+
+class BatchResultsView(APIView):
+    def perform_content_negotiation(self, request, force=False):
+        # The CSV is not a DRF rendering; whatever Accept says, errors are JSON.
+        return super().perform_content_negotiation(request, force=True)
+
+    @extend_schema(
+        responses={
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="row,review,sentiment,confidence (UTF-8); cells that a "
+                "spreadsheet would run as a formula start with an apostrophe.",
+            ),
+            **errors(404, 409),
+        },
+        summary="Download the results of a finished batch job as CSV",
+        operation_id="api_batch_results",
+        description="409 `not_ready` while the job is queued or running, `job_failed` "
+        "when it failed.",
+    )
+    def get(self, request, job_id: uuid.UUID):
+        job = job_or_404(job_id)
+        if job.status == JobStatus.FAILED:
+            raise ApiError("job_failed", f"The job failed: {job.error}", status.HTTP_409_CONFLICT)
+        if job.status != JobStatus.DONE:
+            raise ApiError(
+                "not_ready",
+                f"The job is {job.status}; results are ready when it is done.",
+                status.HTTP_409_CONFLICT,
+            )
+        response = StreamingHttpResponse(
+            csv_lines(selectors.result_rows(job)), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="{download_name(job.filename)}"'
+        return response

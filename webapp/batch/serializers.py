@@ -1,0 +1,48 @@
+"""The batch API's documented shapes (OpenAPI); see api.job_payload for the response."""
+
+from rest_framework import serializers
+
+
+class UploadRequest(serializers.Serializer):
+    file = serializers.FileField(
+        help_text="UTF-8 CSV or TSV with a Review column (delimiter taken from the header)."
+    )
+
+
+class Progress(serializers.Serializer):
+    processed = serializers.IntegerField(help_text="Reviews classified so far.")
+    total = serializers.IntegerField(help_text="Reviews to classify.")
+    percent = serializers.FloatField()
+
+
+class Skipped(serializers.Serializer):
+    empty = serializers.IntegerField(help_text="Empty rows, skipped.")
+    too_long = serializers.IntegerField(help_text="Reviews over MAX_REVIEW_CHARS, skipped.")
+
+
+class JobError(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    row = serializers.IntegerField(required=False)
+
+
+class ResultSummary(serializers.Serializer):
+    positive = serializers.IntegerField()
+    negative = serializers.IntegerField()
+    share_positive = serializers.FloatField(allow_null=True)
+
+
+class JobResponse(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=["queued", "running", "done", "failed"])
+    filename = serializers.CharField()
+    progress = Progress()
+    skipped = Skipped()
+    errors = JobError(many=True)
+    notice = serializers.CharField(allow_null=True, help_text="What a running job waits for.")
+    summary = ResultSummary(allow_null=True, help_text="Set once the job is done.")
+    model_version = serializers.CharField(allow_null=True)
+    results_url = serializers.CharField(allow_null=True, help_text="Set once the job is done.")
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)

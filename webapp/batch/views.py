@@ -1,0 +1,87 @@
+"""Batch analysis pages: an upload form that works without JavaScript, and a job page
+that static/batch/job.js keeps up to date by polling the API."""
+
+import uuid
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_http_methods
+
+from webapp.batch import selectors, services
+from webapp.batch.api import MULTIPART_OVERHEAD
+from webapp.batch.parsing import UploadError
+
+SESSION_KEY = "batch_jobs"  # the visitor's recent jobs, newest first
+RECENT_JOBS = 10
+
+
+def _index(request: HttpRequest, *, error: str = "", status: int = 200) -> HttpResponse:
+    context = {
+        "error": error,
+        "max_mb": settings.BATCH_MAX_BYTES / 1_048_576,
+        "max_rows": settings.BATCH_MAX_ROWS,
+        "max_chars": settings.MAX_REVIEW_CHARS,
+        "recent_jobs": selectors.jobs_by_ids(request.session.get(SESSION_KEY, [])),
+    }
+    return render(request, "batch/index.html", context, status=status)
+
+
+def _oversize(request: HttpRequest) -> UploadError | None:
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    try:
+        services.check_upload_size(int(length) - MULTIPART_OVERHEAD if length.isdigit() else 0)
+    except UploadError as exc:
+        return exc
+    return None
+
+
+def _upload(request: HttpRequest):
+    upload = request.FILES.get("file")
+    if upload is None:
+        raise UploadError("missing_file", "Choose a file to upload.")
+    services.check_upload_size(upload.size)
+    return services.create_job(filename=upload.name or "", data=upload.read())
+
+
+@csrf_exempt  # checked by _submit, once the size is known to be acceptable
+@require_http_methods(["GET", "HEAD", "POST"])
+def index(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return _index(request)
+    # Refused before anything reads the body (the CSRF check would read all of it).
+    error = _oversize(request)
+    if error:
+        return _index(request, error=error.message, status=error.status)
+    return _submit(request)
+
+
+@csrf_protect
+def _submit(request: HttpRequest) -> HttpResponse:
+    try:
+        job = _upload(request)
+    except UploadError as exc:
+        return _index(request, error=exc.message, status=exc.status)
+    services.enqueue_job(job.id)
+    recent = [str(job.id), *request.session.get(SESSION_KEY, [])]
+    request.session[SESSION_KEY] = recent[:RECENT_JOBS]
+    # Post/Redirect/Get: reloading the job page does not upload the file again.
+    return redirect("batch:job", job_id=job.id)
+
+
+@require_http_methods(["GET", "HEAD"])
+def job_page(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    job = selectors.job_by_id(job_id)
+    if job is None:
+        raise Http404("No such batch job.")
+    summary = selectors.summary_of(job)
+    positive_pct = 100 * summary.share_positive if summary and summary.classified else 0
+    context = {
+        "job": job,
+        "summary": summary,
+        "positive_pct": positive_pct,
+        "negative_pct": 100 - positive_pct if summary and summary.classified else 0,
+        "max_chars": settings.MAX_REVIEW_CHARS,
+    }
+    return render(request, "batch/job.html", context)

@@ -1,0 +1,161 @@
+"""The canary guard at work: check the due guards, roll back on a breach, suggest or perform
+the promotion of B after enough healthy checks.
+
+A check is claimed with a conditional UPDATE of ``last_checked_at`` before it runs, so two
+schedulers (or a redelivered task) never check the same guard twice in one interval.
+"""
+
+import dataclasses
+import logging
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from core import metrics
+from webapp.canary.models import CanaryEvent, CanaryGuard, EventKind, Outcome
+from webapp.canary.rules import Thresholds, Verdict, evaluate, requests_of
+from webapp.experiments import services as experiments
+from webapp.experiments.models import Experiment, Status
+from webapp.experiments.selectors import variant_stats
+
+logger = logging.getLogger(__name__)
+
+ACTOR = "canary-guard"
+
+
+def is_due(guard: CanaryGuard, now: datetime) -> bool:
+    if guard.last_checked_at is None:
+        return True
+    return now - guard.last_checked_at >= timedelta(seconds=guard.check_interval_seconds)
+
+
+def due_guard_ids(now: datetime | None = None) -> list[int]:
+    """Enabled guards of running experiments whose interval has elapsed."""
+    now = now or timezone.now()
+    guards = CanaryGuard.objects.filter(enabled=True, experiment__status=Status.RUNNING)
+    return [guard.pk for guard in guards if is_due(guard, now)]
+
+
+def _claim(guard: CanaryGuard, now: datetime) -> bool:
+    return bool(
+        CanaryGuard.objects.filter(pk=guard.pk, last_checked_at=guard.last_checked_at).update(
+            last_checked_at=now, updated_at=now
+        )
+        if guard.last_checked_at
+        else CanaryGuard.objects.filter(pk=guard.pk, last_checked_at__isnull=True).update(
+            last_checked_at=now, updated_at=now
+        )
+    )
+
+
+def _numbers(stats: dict, limits: Thresholds, window_minutes: int, since: datetime) -> dict:
+    return {
+        "since": since.isoformat(),
+        "window_minutes": window_minutes,
+        "A": dataclasses.asdict(stats["A"]),
+        "B": dataclasses.asdict(stats["B"]),
+        "thresholds": dataclasses.asdict(limits),
+    }
+
+
+def _sample(stats: dict) -> str:
+    return f"A {requests_of(stats['A'])} requests, B {requests_of(stats['B'])}"
+
+
+def check_guard(guard_id: int, *, now: datetime | None = None) -> str | None:
+    """Check one guard if it is due; the outcome, or None when it was not checked."""
+    now = now or timezone.now()
+    guard = CanaryGuard.objects.select_related("experiment").get(pk=guard_id)
+    experiment = guard.experiment
+    if not guard.enabled or experiment.status != Status.RUNNING or not is_due(guard, now):
+        return None
+    if not _claim(guard, now):
+        return None  # another run took this check
+    since = now - timedelta(minutes=guard.window_minutes)
+    limits = Thresholds.of(guard)
+    try:
+        stats = variant_stats(experiment, since=since)
+        verdict = evaluate(stats["A"], stats["B"], limits)
+    except Exception:
+        metrics.CANARY_CHECKS.labels(experiment.name, Outcome.ERROR).inc()
+        CanaryGuard.objects.filter(pk=guard.pk).update(last_outcome=Outcome.ERROR)
+        raise
+    numbers = _numbers(stats, limits, guard.window_minutes, since)
+    if verdict.outcome == Outcome.BREACH:
+        _roll_back(guard, verdict, numbers, stats)
+    elif verdict.outcome == Outcome.HEALTHY:
+        _healthy(guard, numbers, stats)
+    else:
+        CanaryGuard.objects.filter(pk=guard.pk).update(last_outcome=verdict.outcome)
+    metrics.CANARY_CHECKS.labels(experiment.name, verdict.outcome).inc()
+    logger.info("canary guard of %s: %s %s", experiment.name, verdict.outcome, verdict.breaches)
+    return verdict.outcome
+
+
+def _roll_back(guard: CanaryGuard, verdict: Verdict, numbers: dict, stats: dict) -> None:
+    experiment = guard.experiment
+    reason = (
+        f"Canary guard: {'; '.join(verdict.breaches)}. Last {guard.window_minutes} min, "
+        f"{_sample(stats)}."
+    )
+    with transaction.atomic():
+        # Locked and read again: an operator may have changed the experiment meanwhile.
+        current = Experiment.objects.select_for_update().get(pk=experiment.pk)
+        if current.status != Status.RUNNING:
+            return
+        experiments.rollback_experiment(current, actor=ACTOR, reason=reason)
+        CanaryEvent.objects.create(
+            experiment=current, kind=EventKind.ROLLBACK, message=reason, numbers=numbers
+        )
+        CanaryGuard.objects.filter(pk=guard.pk).update(
+            last_outcome=Outcome.BREACH, healthy_streak=0
+        )
+    metrics.CANARY_ROLLBACKS.labels(experiment.name).inc()
+    logger.warning("experiment %s rolled back: %s", experiment.name, reason)
+
+
+def _healthy(guard: CanaryGuard, numbers: dict, stats: dict) -> None:
+    experiment = guard.experiment
+    streak = guard.healthy_streak + 1
+    with transaction.atomic():
+        CanaryGuard.objects.filter(pk=guard.pk).update(
+            last_outcome=Outcome.HEALTHY, healthy_streak=streak
+        )
+        if streak != guard.healthy_checks_before_promotion:
+            return
+        summary = (
+            f"B stayed within every threshold for {streak} consecutive checks "
+            f"(last {guard.window_minutes} min: {_sample(stats)})."
+        )
+        CanaryEvent.objects.create(
+            experiment=experiment,
+            kind=EventKind.PROMOTION_SUGGESTED,
+            message=f"{summary} Promoting B is suggested.",
+            numbers=numbers,
+        )
+        if not guard.allow_auto_promotion:
+            return
+        current = Experiment.objects.select_for_update().get(pk=experiment.pk)
+        if current.status != Status.RUNNING:
+            return
+        experiments.promote_experiment(current, actor=ACTOR)
+        CanaryEvent.objects.create(
+            experiment=current,
+            kind=EventKind.PROMOTED,
+            message=f"{summary} Promoted automatically, as allowed.",
+            numbers=numbers,
+        )
+    logger.info("canary guard of %s: %s", experiment.name, summary)
+
+
+def check_due_guards(now: datetime | None = None) -> dict[int, str | None]:
+    """Check every due guard; one guard's failure does not keep the others from running."""
+    outcomes: dict[int, str | None] = {}
+    for guard_id in due_guard_ids(now):
+        try:
+            outcomes[guard_id] = check_guard(guard_id, now=now)
+        except Exception:
+            logger.exception("canary guard %s: check failed", guard_id)
+            outcomes[guard_id] = Outcome.ERROR
+    return outcomes
