@@ -150,7 +150,7 @@ def load(config: ModelConfig | None = None) -> LoadedModel | None:
     config = config or load_config()
     try:
         model = resolve_and_load(config)
-    except (delivery.ArtifactError, OSError, ValueError, KeyError) as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure must leave a reason, not a dead thread
         reason = getattr(exc, "reason", "invalid")
         metrics.MODEL_LOAD_FAILURES.labels(reason).inc()
         _state.error = str(exc)

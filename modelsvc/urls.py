@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 from django_prometheus.exports import ExportToDjangoView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -13,6 +13,7 @@ urlpatterns = [
     path("metrics", ExportToDjangoView, name="metrics"),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("", include("modelsvc.oip.urls")),
 ]
 
 handler400 = "core.errors.handler400"

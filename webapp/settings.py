@@ -187,16 +187,15 @@ BATCH_RETENTION_DAYS = env_int("BATCH_RETENTION_DAYS", 30)
 
 
 # --- Security hardening ------------------------------------------------------------------
-# Owned by the reliability and security work; keep this block last so that it sees the
-# final MIDDLEWARE and INSTALLED_APPS above.
+# Kept last, so that it sees the final MIDDLEWARE and INSTALLED_APPS above.
 from datetime import timedelta  # noqa: E402
 
 from core.settings import REST_FRAMEWORK  # noqa: E402
 
 # A lost database answers 503 (JSON under /api/, a page elsewhere), not 500; see
 # webapp/resilience.py. The middleware wraps everything that may query.
-MIDDLEWARE.insert(  # noqa: F405
-    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,  # noqa: F405
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
     "webapp.resilience.DatabaseUnavailableMiddleware",
 )
 REST_FRAMEWORK = {**REST_FRAMEWORK, "EXCEPTION_HANDLER": "webapp.resilience.api_exception_handler"}
@@ -204,7 +203,7 @@ REST_FRAMEWORK = {**REST_FRAMEWORK, "EXCEPTION_HANDLER": "webapp.resilience.api_
 # Admin sign-in throttling (django-axes): failures are counted per username and client
 # address in the database, shared by every worker and pod; see webapp/security.py.
 INSTALLED_APPS.append("axes")
-MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # noqa: F405 - last, as axes requires
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # last, as axes requires
 AUTHENTICATION_BACKENDS = [
     "webapp.security.LoginThrottleBackend",
     "django.contrib.auth.backends.ModelBackend",

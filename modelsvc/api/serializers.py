@@ -10,7 +10,10 @@ class AnalyzeRequest(serializers.Serializer):
 
 class BatchRequest(serializers.Serializer):
     reviews = serializers.ListField(
-        child=ReviewField(), allow_empty=False, max_length=settings.MAX_BATCH_REVIEWS
+        child=ReviewField(),
+        allow_empty=False,
+        min_length=1,
+        max_length=settings.MAX_BATCH_REVIEWS,
     )
 
 

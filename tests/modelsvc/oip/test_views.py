@@ -53,6 +53,7 @@ def assert_oip_error(response, status: int) -> str:
     """Errors under /v2 are exactly the protocol's: {"error": "<message>"}."""
     assert response.status_code == status, response.content
     assert response["Content-Type"] == "application/json"
+    assert response["Content-Length"] == str(len(response.content))
     body = response.json()
     assert list(body) == ["error"]
     assert isinstance(body["error"], str) and body["error"]
@@ -75,6 +76,8 @@ def test_mlserver_request_shape_returns_the_in_process_probabilities(client, loa
     }
     response = post(client, request)
     assert response.status_code == 200, response.content
+    # A sized body: gunicorn need not frame it in chunks.
+    assert response["Content-Length"] == str(len(response.content))
     body = response.json()
     assert body["model_name"] == "sentiment"
     assert body["model_version"] == loaded_model.version
@@ -261,9 +264,14 @@ def test_the_model_name_comes_from_the_environment():
         "DJANGO_SETTINGS_MODULE": "modelsvc.settings",
     }
     out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60,
-        cwd=settings.BASE_DIR, check=True,
-    )  # fmt: skip
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=settings.BASE_DIR,
+        check=True,
+    )
     assert out.stdout.strip().splitlines()[-1] == "yelp-sentiment"
 
 
