@@ -63,5 +63,7 @@ def env_secret(name: str, default: str = "") -> str:
         try:
             return Path(path).read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise ImproperlyConfigured(f"{name}_FILE={path} cannot be read: {exc.strerror}") from None
+            raise ImproperlyConfigured(
+                f"{name}_FILE={path} cannot be read: {exc.strerror}"
+            ) from None
     return os.environ.get(name, default)

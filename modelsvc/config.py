@@ -42,4 +42,3 @@ def load_config() -> ModelConfig:
         allowed_hosts=tuple(env_list("MODEL_ALLOWED_HOSTS", [host] if host else [])),
         download_timeout=env_float("MODEL_DOWNLOAD_TIMEOUT", 60.0),
     )
-

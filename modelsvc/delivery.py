@@ -84,11 +84,16 @@ def _download(config: ModelConfig, target: Path) -> str:
                 headers["Authorization"] = f"Bearer {token}"
             try:
                 response = session.get(
-                    url, headers=headers, stream=True, allow_redirects=False,
+                    url,
+                    headers=headers,
+                    stream=True,
+                    allow_redirects=False,
                     timeout=(5, config.download_timeout),
                 )
             except requests.RequestException as exc:
-                raise ArtifactError("download", f"model download failed: {type(exc).__name__}")
+                raise ArtifactError(
+                    "download", f"model download failed: {type(exc).__name__}"
+                ) from None
             with response:
                 if response.is_redirect:
                     url = urljoin(url, response.headers["Location"])
@@ -111,7 +116,8 @@ def _fetch_file_url(config: ModelConfig, target: Path) -> str:
     try:
         shutil.copyfile(source, target)
     except OSError as exc:
-        raise ArtifactError("download", f"model file {source} cannot be read: {exc.strerror}")
+        message = f"model file {source} cannot be read: {exc.strerror}"
+        raise ArtifactError("download", message) from None
     return sha256_of(target)
 
 

@@ -107,7 +107,7 @@ def load_verified(path: Path, expected_sha256: str) -> LoadedModel:
             pipeline=pipeline,
             metrics=dict(artifact.get("metrics") or {}),
         )
-    except Exception as exc:  # noqa: BLE001 - any unreadable artifact means "not ready"
+    except Exception as exc:
         raise delivery.ArtifactError("invalid", f"model artifact is unusable: {exc}") from exc
 
 

@@ -5,8 +5,8 @@ import os
 
 os.environ.setdefault("APP_MODE", "test")
 
-from webapp.settings import *  # noqa: E402, F403
-from webapp.settings import INSTALLED_APPS  # noqa: E402
+from webapp.settings import *  # noqa: F403
+from webapp.settings import INSTALLED_APPS
 
 INSTALLED_APPS = [*INSTALLED_APPS, "modelsvc"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only

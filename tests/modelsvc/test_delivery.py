@@ -24,7 +24,9 @@ class ReleaseServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
-                outer.requests.append({"path": self.path, "auth": self.headers.get("Authorization")})
+                outer.requests.append(
+                    {"path": self.path, "auth": self.headers.get("Authorization")}
+                )
                 if self.path == "/redirect" and outer.redirect_to:
                     self.send_response(302)
                     self.send_header("Location", outer.redirect_to)

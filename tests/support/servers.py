@@ -104,7 +104,7 @@ def start_server(
     try:
         if ready_path:
             wait_for(server.url + ready_path, timeout=timeout, proc=proc)
-    except Exception:
+    except (RuntimeError, TimeoutError):
         server.stop()
         raise RuntimeError(f"{service} did not become ready:\n{server.logs()[-3000:]}") from None
     return server

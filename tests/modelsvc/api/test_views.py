@@ -8,7 +8,6 @@ from django.test import Client
 from modelsvc import serving
 
 
-
 @pytest.fixture
 def client() -> Client:
     return Client()
@@ -95,7 +94,9 @@ def test_invalid_utf8_is_400(client, loaded_model):
 
 
 def test_wrong_content_type_is_415(client, loaded_model):
-    response = post(client, "/analyze", "review=good", content_type="application/x-www-form-urlencoded")
+    response = post(
+        client, "/analyze", "review=good", content_type="application/x-www-form-urlencoded"
+    )
     assert_error(response, 415, "unsupported_media_type")
 
 
@@ -159,7 +160,10 @@ def test_ready_and_version_report_the_model(client, loaded_model):
 def test_metrics_count_inferences_by_model_version(client, loaded_model):
     post(client, "/analyze", {"review": "great"})
     text = client.get("/metrics").content.decode()
-    assert f'sentiment_model_inference_seconds_count{{endpoint="analyze",model_version="{loaded_model.version}"}}' in text
+    assert (
+        f'sentiment_model_inference_seconds_count{{endpoint="analyze",model_version="{loaded_model.version}"}}'
+        in text
+    )
     assert "django_http_requests_total_by_method_total" in text
 
 
