@@ -12,6 +12,7 @@ Run it with ``make bench`` (bench/run.sh), not directly: that prepares MLServer 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import os
@@ -327,14 +328,19 @@ class MLServer:
             raise RuntimeError(f"MLServer did not become ready:\n{tail}") from None
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
+        if self.proc is None:
             return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        if self.proc.poll() is None:
+            # MLServer stops its own workers on SIGTERM; signalling them too would leave their
+            # multiprocessing semaphores behind in /dev/shm.
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)  # any worker left behind
 
 
 def measure_webapp(model_dir: Path, files: dict[str, Path], args) -> dict:
@@ -478,11 +484,11 @@ def summarise(results: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Our model service against MLServer.")
-    parser.add_argument("--seconds", type=float, default=10, help="per throughput run")
+    parser.add_argument("--seconds", type=float, default=8, help="per throughput run")
     parser.add_argument("--latency-seconds", type=float, default=5, help="per latency run")
     parser.add_argument("--warmup", type=float, default=2, help="per warm-up run")
     parser.add_argument("--connections", type=int, default=8, help="for throughput runs")
-    parser.add_argument("--rounds", type=int, default=2, help="runs per server and scenario")
+    parser.add_argument("--rounds", type=int, default=3, help="runs per server and scenario")
     parser.add_argument("--skip-webapp", action="store_true")
     args = parser.parse_args()
 

@@ -17,6 +17,9 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = 20
 accesslog = "-" if os.environ.get("ACCESS_LOG", "").lower() in {"1", "true", "yes"} else None
 errorlog = "-"
+# Several servers run side by side (and on read-only root file systems): no shared control
+# socket in $HOME.
+control_socket_disable = True
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # Kubernetes mounts /tmp as an emptyDir; the heartbeat files belong in memory when possible.
 worker_tmp_dir = "/dev/shm" if Path("/dev/shm").is_dir() else None  # noqa: S108

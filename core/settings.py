@@ -39,6 +39,13 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # Several gunicorn workers write at once: WAL lets readers run beside the writer, and
+    # IMMEDIATE takes the write lock up front instead of failing on a lock upgrade.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+    }
 if env_str("DATABASE_PASSWORD_FILE") or env_str("DATABASE_PASSWORD"):
     DATABASES["default"]["PASSWORD"] = env_secret("DATABASE_PASSWORD")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

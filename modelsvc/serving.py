@@ -4,6 +4,7 @@ The service starts answering liveness at once and turns ready when a verified mo
 loaded; until then (or if the artifact is refused) readiness says why.
 """
 
+import functools
 import hashlib
 import io
 import json
@@ -24,6 +25,19 @@ from modelsvc.config import CORPUS_PATH, ModelConfig, load_config
 logger = logging.getLogger(__name__)
 
 LABELS = ("negative", "positive")
+POSITIVE_FROM = 0.5  # P(positive) from which a review counts as positive
+
+
+@functools.cache
+def _model_metrics(version: str, endpoint: str) -> tuple:
+    """One model version's metric children, looked up once rather than on every call."""
+    return (
+        metrics.MODEL_INFERENCE_SECONDS.labels(version, endpoint),
+        metrics.MODEL_BATCH_SIZE.labels(version, endpoint),
+        metrics.MODEL_PREDICTIONS.labels(version, "positive"),
+        metrics.MODEL_PREDICTIONS.labels(version, "negative"),
+        metrics.MODEL_CONFIDENCE.labels(version),
+    )
 
 
 @dataclass(frozen=True)
@@ -45,24 +59,24 @@ class LoadedModel:
         started = time.perf_counter()
         proba = self.pipeline.predict_proba(texts)
         elapsed = time.perf_counter() - started
-        metrics.MODEL_INFERENCE_SECONDS.labels(self.version, endpoint).observe(elapsed)
-        metrics.MODEL_BATCH_SIZE.labels(self.version, endpoint).observe(len(texts))
+        inference, batch, positives, negatives, confidence = _model_metrics(self.version, endpoint)
+        inference.observe(elapsed)
+        batch.observe(len(texts))
         positive = proba[:, 1]
-        n_positive = int((positive >= 0.5).sum())
+        n_positive = int(np.count_nonzero(positive >= POSITIVE_FROM))
         if n_positive:
-            metrics.MODEL_PREDICTIONS.labels(self.version, "positive").inc(n_positive)
+            positives.inc(n_positive)
         if len(texts) - n_positive:
-            metrics.MODEL_PREDICTIONS.labels(self.version, "negative").inc(len(texts) - n_positive)
-        confidence_metric = metrics.MODEL_CONFIDENCE.labels(self.version)
-        for value in np.maximum(positive, 1.0 - positive):
-            confidence_metric.observe(float(value))
+            negatives.inc(len(texts) - n_positive)
+        for value in np.maximum(positive, 1.0 - positive).tolist():
+            confidence.observe(value)
         return proba
 
     def predict(self, texts: list[str], endpoint: str) -> list[Prediction]:
         proba = self.predict_proba(texts, endpoint)
         results = []
         for neg, pos in proba.tolist():
-            label = 1 if pos >= 0.5 else 0
+            label = 1 if pos >= POSITIVE_FROM else 0
             results.append(Prediction(LABELS[label], round(max(neg, pos), 6), (neg, pos)))
         return results
 

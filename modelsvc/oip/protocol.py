@@ -21,7 +21,7 @@ from django.conf import settings
 
 from core.env import env_str
 from core.version import APP_VERSION
-from modelsvc.serving import LABELS
+from modelsvc.serving import LABELS, POSITIVE_FROM
 
 # The name clients use in /v2/models/<name>/...; the one place it is configured.
 MODEL_NAME = env_str("MODEL_NAME", "sentiment")
@@ -187,8 +187,7 @@ def _tensor(name: str, datatype: str, shape: list[int], parameters: dict, data: 
 def _output(name: str, proba: np.ndarray) -> dict:
     n = len(proba)
     if name == "label":
-        # The same rule as serving.predict: positive from 0.5 on.
-        labels = [LABELS[int(p >= 0.5)] for p in proba[:, 1].tolist()]
+        labels = [LABELS[int(p >= POSITIVE_FROM)] for p in proba[:, 1].tolist()]
         return _tensor(name, "BYTES", [n], _STR_PARAMS, labels)
     if name == "confidence":
         return _tensor(name, "FP64", [n], _NP_PARAMS, proba.max(axis=1))

@@ -34,6 +34,19 @@ class InputNameField(serializers.CharField):
     """The one input's name, inline (an enum component would clash with the outputs')."""
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": settings.MAX_REVIEW_CHARS,
+        # Not only whitespace, and no NUL character: the rules of the house API's reviews.
+        "pattern": r"^[^\x00]*[^\s\x00][^\x00]*$",
+    }
+)
+class ReviewTextField(serializers.CharField):
+    """One review, as /analyze takes it."""
+
+
 class RequestInput(serializers.Serializer):
     name = InputNameField()
     shape = serializers.ListField(
@@ -45,7 +58,7 @@ class RequestInput(serializers.Serializer):
     datatype = serializers.ChoiceField(choices=["BYTES"])
     parameters = Parameters(required=False, allow_null=True)
     data = serializers.ListField(
-        child=serializers.CharField(max_length=settings.MAX_REVIEW_CHARS),
+        child=ReviewTextField(),
         min_length=1,
         max_length=settings.MAX_BATCH_REVIEWS,
         help_text="The reviews, one string each (rows of one string for shape [N, 1]).",

@@ -66,6 +66,12 @@ def test_the_wrk_script_posts_bodies_the_server_accepts(modelsvc_server, tmp_pat
     assert 0 < result["p50_ms"] <= result["p99_ms"]
 
 
+def test_the_wrk_script_gets_without_bodies(modelsvc_server):
+    result = wrk(modelsvc_server.url + payloads.LIVE_PATH, None, connections=1, seconds=1)
+    assert result["requests"] > 0
+    assert result["errors"] == 0, result
+
+
 def test_the_wrk_script_counts_error_answers(modelsvc_server, tmp_path):
     """The check above means something: a body the server refuses shows up as errors."""
     bad = tmp_path / "bad.jsonl"

@@ -1,13 +1,18 @@
 """Parsing and answering Open Inference Protocol requests, without a server or a model."""
 
 import json
+import re
 
 import numpy as np
 import pytest
 from django.conf import settings
+from drf_spectacular.drainage import get_override
+from hypothesis import given
+from hypothesis import strategies as st
 
 from modelsvc.oip import protocol
 from modelsvc.oip.protocol import ProtocolError, parse_infer_request
+from modelsvc.oip.schema import ReviewTextField
 
 
 def body(texts=("Great food.",), **overrides) -> bytes:
@@ -101,6 +106,16 @@ def test_review_length_and_batch_size_limits_match_the_rest_api():
     most = ["Fine."] * settings.MAX_BATCH_REVIEWS
     assert len(parse_infer_request(body(most)).texts) == settings.MAX_BATCH_REVIEWS
     assert f"at most {settings.MAX_BATCH_REVIEWS} reviews" in rejected(body([*most, "One more."]))
+
+
+@given(st.text(max_size=40))
+def test_the_documented_review_pattern_is_exactly_the_accepted_reviews(text):
+    pattern = get_override(ReviewTextField, "field")["pattern"]
+    try:
+        accepted = parse_infer_request(body([text])).texts == [text]
+    except ProtocolError:
+        accepted = False
+    assert accepted == bool(re.fullmatch(pattern, text))
 
 
 def test_response_holds_the_requested_outputs_row_major():
