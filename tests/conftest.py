@@ -3,9 +3,8 @@
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
-from tests.support.servers import CORPUS, Server, start_server
+from tests.support.servers import CORPUS, Server, server_database_url, start_server
 
 
 @pytest.fixture(scope="session")
@@ -46,8 +45,11 @@ def modelsvc_server(model_dir, tmp_path_factory) -> Server:
 @pytest.fixture
 def live_database_url(transactional_db) -> str:
     """A DATABASE_URL for subprocess servers that points at this test's database."""
-    db = settings.DATABASES["default"]
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    return server_database_url()
+
+
+@pytest.fixture(scope="module")
+def module_database_url(django_db_setup) -> str:
+    """The test database's URL for servers that live as long as a module (their tests are
+    marked transactional, so what they write is committed and the servers see it)."""
+    return server_database_url()

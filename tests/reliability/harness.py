@@ -17,7 +17,14 @@ import requests
 from django.conf import settings
 
 from tests.support.artifacts import write_tiny_artifact
-from tests.support.servers import REPO, VENV_BIN, Server, free_port, start_server
+from tests.support.servers import (
+    REPO,
+    VENV_BIN,
+    Server,
+    free_port,
+    server_database_url,
+    start_server,
+)
 
 
 def tiny_model_dir(directory: Path, version: str = "tiny-1") -> Path:
@@ -28,21 +35,12 @@ def tiny_model_dir(directory: Path, version: str = "tiny-1") -> Path:
     return directory
 
 
-def database_url() -> str:
-    """A DATABASE_URL for subprocess servers pointing at this session's test database."""
-    db = settings.DATABASES["default"]
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
 @pytest.fixture(scope="module")
 def shared_db(django_db_setup) -> str:
     """DATABASE_URL of the test database for servers a module starts once. Its tests are
     marked ``django_db(transaction=True)``: what they write is committed, so the servers see
     it, and the database is emptied after each test."""
-    return database_url()
+    return server_database_url()
 
 
 def is_postgres() -> bool:
@@ -59,7 +57,7 @@ def postgres_database(tmp_dir: Path):
     import psycopg
 
     if is_postgres():
-        yield database_url()
+        yield server_database_url()
         return
     name = f"sentiment_reliability_{os.getpid()}"
     admin = os.environ.get("RELIABILITY_POSTGRES_URL", POSTGRES_ADMIN_URL)
@@ -91,7 +89,7 @@ def postgres_database(tmp_dir: Path):
 def start_webapp(tmp_dir: Path, model_url: str, env: dict | None = None, **kwargs) -> Server:
     """The web app under gunicorn against the test database and the given model service."""
     base = {
-        "DATABASE_URL": database_url(),
+        "DATABASE_URL": server_database_url(),
         "MODEL_SERVICE_URL": model_url,
         "DB_CONN_MAX_AGE": "60",
         "REDIS_URL": "",

@@ -19,6 +19,17 @@ A2 = SHARED_DATA / "a2_RestaurantReviews_FreshDump.tsv"
 CORPUS = REPO / "modelsvc" / "ml" / "corpus" / "reviews.tsv"
 
 
+def server_database_url() -> str:
+    """The test database (once pytest-django has made it) as a DATABASE_URL for servers."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

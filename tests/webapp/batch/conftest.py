@@ -1,7 +1,6 @@
 """Fixtures of the batch tests: in-process (eager) tasks, the real model service, Redis."""
 
 import pytest
-from django.conf import settings
 
 from tests.webapp.batch.workers import TEST_REDIS_URL, flush_test_redis
 
@@ -30,14 +29,3 @@ def redis_url() -> str:
     flush_test_redis()
     yield TEST_REDIS_URL
     flush_test_redis()
-
-
-@pytest.fixture(scope="module")
-def module_database_url(django_db_setup, django_db_blocker) -> str:
-    """The test database's URL for servers that live as long as a module (the data itself
-    is committed by tests marked transactional)."""
-    db = settings.DATABASES["default"]
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"

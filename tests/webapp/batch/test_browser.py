@@ -3,66 +3,14 @@ the upload form without JavaScript, and the job page's live progress with it."""
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tests.support.browser import Browser
 from tests.support.servers import A2, start_server
 from webapp.batch import services
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-
-
-class Browser:
-    """Headless chromium driven from one thread of its own: Playwright's sync API runs an
-    event loop in its thread, where Django's ORM refuses to work, so the ORM stays here."""
-
-    def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1)
-        self._pool.submit(self._start).result(timeout=60)
-
-    def _start(self) -> None:
-        from playwright.sync_api import sync_playwright
-
-        self._playwright = sync_playwright().start()
-        self._browser = self._playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-
-    def submit(self, script, *, javascript: bool = True):
-        """Runs ``script(page)`` in a fresh context; a future of (result, page errors)."""
-        return self._pool.submit(self._run, script, javascript)
-
-    def _run(self, script, javascript: bool):
-        errors: list[str] = []
-        context = self._browser.new_context(java_script_enabled=javascript)
-        try:
-            context.set_default_timeout(20_000)
-            page = context.new_page()
-            # CSP violations and script errors both end up here.
-            page.on("console", lambda m: m.type == "error" and errors.append(m.text))
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            return script(page), errors
-        finally:
-            context.close()
-
-    def close(self) -> None:
-        def stop() -> None:
-            self._browser.close()
-            self._playwright.stop()
-
-        self._pool.submit(stop).result(timeout=60)
-        self._pool.shutdown()
 
 
 @pytest.fixture(scope="module")

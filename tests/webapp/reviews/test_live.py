@@ -2,7 +2,6 @@
 database, and a real headless browser (Debian chromium) typing into the page."""
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -10,70 +9,13 @@ import requests
 from django.conf import settings
 from django.test import Client
 
-from tests.support.servers import free_port, start_server
+from tests.support.browser import Browser
+from tests.support.servers import free_port, server_database_url, start_server
 from webapp.reviews.models import FailedPrediction, Feedback, Prediction
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 UNICODE_REVIEW = 'Crème brûlée «parfaite» 🍮🔥, the chef\'s "secret" sauce — ¡increíble! 日本語'
-
-
-class Browser:
-    """One headless chromium for the module, driven from a thread of its own.
-
-    Playwright's sync API keeps an event loop running in the thread that drives it, which
-    Django's ORM refuses to share; a one-thread pool keeps every call on that same thread.
-    """
-
-    def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1)
-        self._pool.submit(self._start).result(timeout=60)
-
-    def _start(self) -> None:
-        from playwright.sync_api import sync_playwright
-
-        self._playwright = sync_playwright().start()
-        self._browser = self._playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS
-        )
-
-    def run(self, script, *, javascript: bool = True, phone: bool = False):
-        """``script(page)`` in a fresh context; returns its result and the page's errors."""
-        return self._pool.submit(self._run, script, javascript, phone).result(timeout=120)
-
-    def _run(self, script, javascript: bool, phone: bool):
-        errors: list[str] = []
-        context = self._browser.new_context(
-            java_script_enabled=javascript,
-            viewport={"width": 390, "height": 844} if phone else {"width": 1024, "height": 900},
-        )
-        try:
-            context.set_default_timeout(15_000)
-            page = context.new_page()
-            # CSP violations and script errors both end up here.
-            page.on("console", lambda m: m.type == "error" and errors.append(m.text))
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            return script(page), errors
-        finally:
-            context.close()
-
-    def close(self) -> None:
-        def stop() -> None:
-            self._browser.close()
-            self._playwright.stop()
-
-        self._pool.submit(stop).result(timeout=60)
-        self._pool.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -83,19 +25,10 @@ def browser():
     chromium.close()
 
 
-def _database_url() -> str:
-    """The test database (once django_db_setup made it) as a DATABASE_URL for servers."""
-    db = settings.DATABASES["default"]
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
 @pytest.fixture(scope="module")
 def webapps(django_db_setup, modelsvc_server, tmp_path_factory):
     """A v1 and a v2 web app on the test database, talking to the real model service."""
-    database_url = _database_url()
+    database_url = server_database_url()
     servers = {}
     try:
         for variant in ("v1", "v2"):
