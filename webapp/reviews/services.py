@@ -45,6 +45,18 @@ class FeedbackAlreadyGiven(Exception):
         self.feedback = feedback
 
 
+def _served_by(assignment: Assignment, started: float) -> dict:
+    """Which app, experiment arm and visitor served a request, and how long it took."""
+    return {
+        "app_version": settings.APP_VERSION,
+        "app_variant": settings.APP_VARIANT,
+        "experiment": assignment.experiment,
+        "variant": assignment.variant,
+        "visitor_id": assignment.visitor_id,
+        "latency_ms": (time.perf_counter() - started) * 1000,
+    }
+
+
 def analyze_review(review: str, *, assignment: Assignment, request_id: str) -> Prediction:
     """Ask the model service about ``review`` and store the answer.
 
@@ -55,32 +67,18 @@ def analyze_review(review: str, *, assignment: Assignment, request_id: str) -> P
     try:
         answer = client.analyze(review, request_id=request_id, variant=assignment.variant or None)
     except client.ModelServiceError as exc:
-        latency_ms = (time.perf_counter() - started) * 1000
         logger.warning("model service failed (%s) for request %s: %s", exc.reason, request_id, exc)
         metrics.APP_MODEL_ERRORS.labels(settings.APP_VERSION, exc.reason).inc()
         FailedPrediction.objects.create(
-            review=review,
-            reason=exc.reason,
-            app_version=settings.APP_VERSION,
-            app_variant=settings.APP_VARIANT,
-            experiment=assignment.experiment,
-            variant=assignment.variant,
-            visitor_id=assignment.visitor_id,
-            latency_ms=latency_ms,
+            review=review, reason=exc.reason, **_served_by(assignment, started)
         )
         raise
-    latency_ms = (time.perf_counter() - started) * 1000
     prediction = Prediction.objects.create(
         review=review,
         sentiment=answer.sentiment,
         confidence=answer.confidence,
         model_version=answer.model_version,
-        app_version=settings.APP_VERSION,
-        app_variant=settings.APP_VARIANT,
-        experiment=assignment.experiment,
-        variant=assignment.variant,
-        visitor_id=assignment.visitor_id,
-        latency_ms=latency_ms,
+        **_served_by(assignment, started),
     )
     metrics.APP_PREDICTIONS.labels(
         settings.APP_VERSION, assignment.metric_label, answer.model_version, answer.sentiment
