@@ -86,7 +86,7 @@ APP_REQUEST_SECONDS = Histogram(
 APP_PREDICTIONS = Counter(
     "sentiment_app_predictions_total",
     "Predictions served to users and stored.",
-    ["app_version", "variant", "model_version", "sentiment"],
+    ["app_version", "experiment", "variant", "model_version", "sentiment"],
 )
 APP_PREDICTION_SECONDS = Histogram(
     "sentiment_app_prediction_seconds",
@@ -97,7 +97,7 @@ APP_PREDICTION_SECONDS = Histogram(
 APP_FEEDBACK = Counter(
     "sentiment_app_feedback_total",
     "User feedback on predictions.",
-    ["app_version", "variant", "correct"],
+    ["app_version", "experiment", "variant", "correct"],
 )
 APP_MODEL_ERRORS = Counter(
     "sentiment_app_model_errors_total",

@@ -38,6 +38,10 @@ class Assignment:
     def metric_label(self) -> str:
         return self.variant or "none"
 
+    @property
+    def experiment_label(self) -> str:
+        return self.experiment or "none"
+
 
 class FeedbackAlreadyGiven(Exception):
     def __init__(self, feedback: Feedback):
@@ -81,7 +85,11 @@ def analyze_review(review: str, *, assignment: Assignment, request_id: str) -> P
         **_served_by(assignment, started),
     )
     metrics.APP_PREDICTIONS.labels(
-        settings.APP_VERSION, assignment.metric_label, answer.model_version, answer.sentiment
+        settings.APP_VERSION,
+        assignment.experiment_label,
+        assignment.metric_label,
+        answer.model_version,
+        answer.sentiment,
     ).inc()
     metrics.APP_PREDICTION_SECONDS.labels(settings.APP_VERSION, assignment.metric_label).observe(
         time.perf_counter() - started
@@ -106,6 +114,9 @@ def record_feedback(prediction_id: uuid.UUID, correct: bool) -> Feedback:
             raise Prediction.DoesNotExist(prediction_id) from None
         raise FeedbackAlreadyGiven(existing) from None
     metrics.APP_FEEDBACK.labels(
-        prediction.app_version, prediction.variant or "none", str(correct).lower()
+        prediction.app_version,
+        prediction.experiment or "none",
+        prediction.variant or "none",
+        str(correct).lower(),
     ).inc()
     return feedback

@@ -57,6 +57,8 @@ def test_analyze_answers_and_stores_the_prediction(client, fake_model, metric):
         return metric(
             "sentiment_app_predictions_total",
             app_version=VERSION,
+            # A fresh install's experiment assigns A or B; outside it, both labels are "none".
+            experiment="none" if variant == "none" else "frontend-v2",
             variant=variant,
             model_version="fake-1",
             sentiment="negative",
@@ -136,6 +138,7 @@ def test_analyze_records_the_experiment_and_forwards_the_variant(fake_model, met
         metric(
             "sentiment_app_predictions_total",
             app_version=VERSION,
+            experiment="card-redesign",
             variant="B",
             model_version="fake-1",
             sentiment="positive",
@@ -272,7 +275,13 @@ def test_model_service_garbage(client, fake_model, payload, metric):
 def test_feedback_is_stored_once(client, correct, metric):
     prediction = make_prediction(variant="A", experiment="e")
     label = str(correct).lower()
-    before = metric("sentiment_app_feedback_total", app_version=VERSION, variant="A", correct=label)
+    before = metric(
+        "sentiment_app_feedback_total",
+        app_version=VERSION,
+        experiment="e",
+        variant="A",
+        correct=label,
+    )
     response = give_feedback(client, {"prediction_id": str(prediction.id), "correct": correct})
     assert response.status_code == 201
     body = response.json()
@@ -280,7 +289,13 @@ def test_feedback_is_stored_once(client, correct, metric):
     assert body["correct"] is correct
     assert Feedback.objects.get().correct is correct
     assert (
-        metric("sentiment_app_feedback_total", app_version=VERSION, variant="A", correct=label)
+        metric(
+            "sentiment_app_feedback_total",
+            app_version=VERSION,
+            experiment="e",
+            variant="A",
+            correct=label,
+        )
         == before + 1
     )
 
