@@ -44,13 +44,14 @@ system-deps:
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check core modelsvc webapp tests bench
+	$(VENV)/bin/ruff format --check .
 
 deploy/tools/node_modules/.package-lock.json: deploy/tools/package-lock.json
 	npm ci --prefix deploy/tools --no-audit --no-fund --silent
 
 test: $(VENV)/.dev system-deps deploy/tools/node_modules/.package-lock.json
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev system-deps

@@ -88,9 +88,13 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     return response
 
 
+def is_too_large(exception) -> bool:
+    """Whether Django refused the request for its body size (not, say, too many fields)."""
+    return isinstance(exception, RequestDataTooBig)
+
+
 def handler400(request, exception=None) -> JsonResponse:
-    message = str(exception) if exception else "Bad request."
-    if "too large" in message.lower() or "exceeded" in message.lower():
+    if is_too_large(exception):
         return json_error("request_too_large", "The request body is too large.", 413)
     return json_error("bad_request", "The request could not be understood.", 400)
 

@@ -59,7 +59,7 @@ USE_TZ = True
 MAX_REVIEW_CHARS = env_int("MAX_REVIEW_CHARS", 5000)
 MAX_BATCH_REVIEWS = env_int("MAX_BATCH_REVIEWS", 1000)
 
-# Bodies are bounded before any view sees them; an oversize body answers 400 JSON.
+# Bodies are bounded before any view sees them; an oversize body answers 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_BODY_BYTES", 2_621_440)
 
 REST_FRAMEWORK = {

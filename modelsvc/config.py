@@ -25,8 +25,9 @@ class ModelConfig:
     @property
     def cache_key(self) -> str:
         """Cache folder name: the release version, else the expected checksum."""
-        key = self.version or self.sha256[:16] or "unversioned"
-        return "".join(c if c.isalnum() or c in "._-+" else "_" for c in key)
+        safe = "".join(c if c.isalnum() or c in "._-+" else "_" for c in self.version)
+        # Never "." or "..": the key is a folder name under the cache.
+        return safe.lstrip(".") or self.sha256[:16] or "unversioned"
 
 
 def load_config() -> ModelConfig:

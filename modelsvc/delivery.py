@@ -147,6 +147,9 @@ def fetch_artifact(config: ModelConfig) -> tuple[Path, str]:
                 logger.info("model artifact found in cache at %s", cached)
                 return cached, actual
             logger.warning("cached model artifact %s fails its checksum; fetching again", cached)
+        # Under the lock no download is running here: these were left by a killed process.
+        for stale in directory.glob(".download-*"):
+            stale.unlink(missing_ok=True)
         fd, temp_name = tempfile.mkstemp(dir=directory, prefix=".download-")
         os.close(fd)
         temp = Path(temp_name)

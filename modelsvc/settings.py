@@ -21,6 +21,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Serves the API docs' own assets (Swagger UI from the sidecar package), no CDN.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
@@ -31,6 +33,7 @@ SILENCED_SYSTEM_CHECKS = ["security.W003"]
 DATABASES = {}
 
 STATIC_URL = "static/"
+WHITENOISE_USE_FINDERS = True
 STATIC_ROOT = VAR_DIR / "static"  # noqa: F405
 TEMPLATES = [
     {

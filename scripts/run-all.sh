@@ -24,4 +24,6 @@ if [ -n "${REDIS_URL:-}" ]; then
     --schedule "${VAR_DIR:-var}/celerybeat-schedule" &
 fi
 echo "model service http://127.0.0.1:${MODELSVC_PORT}  web app v1 http://127.0.0.1:${WEBAPP_PORT}  v2 http://127.0.0.1:${WEBAPP_V2_PORT}  (Ctrl-C stops all)"
-wait
+# One service ending (a port in use, say) ends the rest through the EXIT trap.
+wait -n
+exit 1

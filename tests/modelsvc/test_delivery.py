@@ -199,3 +199,37 @@ def test_production_requires_a_checksum(release, tmp_path, settings):
     settings.PRODUCTION = True
     with pytest.raises(delivery.ArtifactError, match="MODEL_SHA256"):
         serving.resolve_and_load(config_for(release, tmp_path))
+
+
+def test_cache_key_never_leaves_the_cache_folder():
+    assert ModelConfig(version="..", sha256="ab" * 32).cache_key == "ab" * 8
+    assert ModelConfig(version="../../etc").cache_key == "_.._etc"
+    assert ModelConfig(version="v1.2.3").cache_key == "v1.2.3"
+
+
+def test_leftovers_of_a_killed_download_are_removed(release, artifact, tmp_path):
+    config = config_for(release, tmp_path, sha256=artifact[1])
+    folder = tmp_path / "cache" / config.cache_key
+    folder.mkdir(parents=True)
+    (folder / ".download-abandoned").write_bytes(b"half a file")
+    delivery.fetch_artifact(config)
+    assert not list(folder.glob(".download-*"))
+
+
+def test_redirect_to_an_allowed_host_drops_the_token(release, artifact, tmp_path):
+    other = ReleaseServer(artifact[0])
+    try:
+        release.redirect_to = f"http://localhost:{other.httpd.server_port}/release/model.joblib"
+        config = config_for(
+            release,
+            tmp_path,
+            url=f"{release.url}/redirect",
+            sha256=artifact[1],
+            allowed_hosts=("127.0.0.1", "localhost"),
+        )
+        _, sha = delivery.fetch_artifact(config)
+        assert sha == artifact[1]
+        assert release.requests[0]["auth"] == "Bearer s3cret-token"
+        assert other.requests[0]["auth"] is None
+    finally:
+        other.close()

@@ -1,5 +1,6 @@
 """The model service as it runs: gunicorn, first start on a fresh clone, real reviews."""
 
+import re
 import time
 
 import requests
@@ -52,3 +53,12 @@ def test_refused_artifact_keeps_the_service_alive_but_not_ready(tmp_path):
         assert "checksum mismatch" in ready.json()["error"]["message"]
     finally:
         server.stop()
+
+
+def test_api_docs_page_loads_all_its_assets(modelsvc_server):
+    page = requests.get(modelsvc_server.url + "/api/docs", timeout=5)
+    assert page.status_code == 200
+    assets = set(re.findall(r'(?:src|href)="(/static/[^"]+)"', page.text))
+    assert assets, "the docs page names no assets"
+    for asset in assets:
+        assert requests.get(modelsvc_server.url + asset, timeout=5).status_code == 200, asset

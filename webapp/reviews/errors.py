@@ -37,15 +37,10 @@ def _page(request: HttpRequest, status: int, message: str | None = None) -> Http
     return HttpResponse(body, status=status)
 
 
-def _too_large(exception) -> bool:
-    text = str(exception or "").lower()
-    return "too large" in text or "exceeded" in text
-
-
 def handler400(request: HttpRequest, exception=None) -> HttpResponse:
     if _wants_json(request):
         return api_errors.handler400(request, exception)
-    return _page(request, 413 if _too_large(exception) else 400)
+    return _page(request, 413 if api_errors.is_too_large(exception) else 400)
 
 
 def handler403(request: HttpRequest, exception=None) -> HttpResponse:

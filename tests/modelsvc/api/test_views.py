@@ -4,8 +4,10 @@ import json
 
 import pytest
 from django.test import Client
+from prometheus_client import REGISTRY
 
 from modelsvc import serving
+from modelsvc.api import serializers as s
 
 
 @pytest.fixture
@@ -55,11 +57,13 @@ def test_batch_predicts_in_order_in_one_call(client, loaded_model):
     assert [r["confidence"] for r in body["results"]] == pytest.approx(single)
 
 
-def test_review_text_is_used_exactly_as_sent(client, loaded_model):
-    review = '  Crème brûlée was "perfect" 😍 — ça vaut le détour!  '
-    expected = loaded_model.predict([review], endpoint="analyze")[0]
-    body = post(client, "/analyze", {"review": review}).json()
-    assert body["confidence"] == expected.confidence
+def test_review_text_is_passed_on_exactly_as_sent():
+    # The model normalises whitespace itself, so its answer cannot show this: the contract is
+    # that validation hands the text over unchanged.
+    review = '  Crème brûlée was "perfect" 😍 — ça vaut le détour!\n '
+    request = s.AnalyzeRequest(data={"review": review})
+    assert request.is_valid(), request.errors
+    assert request.validated_data["review"] == review
 
 
 @pytest.mark.parametrize(
@@ -158,12 +162,16 @@ def test_ready_and_version_report_the_model(client, loaded_model):
 
 
 def test_metrics_count_inferences_by_model_version(client, loaded_model):
+    labels = {"endpoint": "analyze", "model_version": loaded_model.version}
+
+    def inferences() -> float:
+        return REGISTRY.get_sample_value("sentiment_model_inference_seconds_count", labels) or 0
+
+    before = inferences()
     post(client, "/analyze", {"review": "great"})
+    assert inferences() == before + 1
     text = client.get("/metrics").content.decode()
-    assert (
-        f'sentiment_model_inference_seconds_count{{endpoint="analyze",model_version="{loaded_model.version}"}}'
-        in text
-    )
+    assert "sentiment_model_inference_seconds_count{" in text
     assert "django_http_requests_total_by_method_total" in text
 
 

@@ -99,8 +99,7 @@ def test_dataset_error_is_a_value_error():
 
 
 def test_loads_the_public_a1_file():
-    if not A1.is_file():
-        pytest.skip(f"public data set not available at {A1}")
+    assert A1.is_file(), f"public data set missing at {A1}"
     dataset = load_labelled_tsv(A1)
     assert len(dataset.texts) == 900
     assert (dataset.labels.count(1), dataset.labels.count(0)) == (496, 404)
