@@ -57,6 +57,10 @@ def file_lock(directory: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _loopback(host: str | None) -> bool:
+    return host in {"127.0.0.1", "localhost", "::1"}
+
+
 def _read_token(config: ModelConfig) -> str:
     if not config.token_file:
         return ""
@@ -80,6 +84,8 @@ def _download(config: ModelConfig, target: Path) -> str:
             if host not in config.allowed_hosts:
                 raise ArtifactError("host", f"model download refused: host {host!r} not allowed")
             headers = {"Accept": "application/octet-stream"}
+            if token and host == origin and urlsplit(url).scheme != "https" and not _loopback(host):
+                raise ArtifactError("url", "the model token is only sent over https")
             if token and host == origin:
                 headers["Authorization"] = f"Bearer {token}"
             try:

@@ -233,3 +233,16 @@ def test_redirect_to_an_allowed_host_drops_the_token(release, artifact, tmp_path
         assert other.requests[0]["auth"] is None
     finally:
         other.close()
+
+
+def test_the_token_is_never_sent_in_clear_text_over_the_network(tmp_path):
+    token = tmp_path / "token"
+    token.write_text("s3cret-token")
+    config = ModelConfig(
+        url="http://models.example.invalid/model.joblib",
+        token_file=str(token),
+        cache_dir=tmp_path / "cache",
+        allowed_hosts=("models.example.invalid",),
+    )
+    with pytest.raises(delivery.ArtifactError, match="https"):
+        delivery.fetch_artifact(config)
