@@ -7,6 +7,7 @@ would create a series per visitor-chosen URL), the variant is A, B or "none".
 import time
 
 from django.conf import settings
+from django.urls import Resolver404, resolve
 
 from core import metrics
 
@@ -18,7 +19,12 @@ def route_of(request) -> str:
     """The URL pattern's name: bounded by the URLconf, whatever path the client sent."""
     match = getattr(request, "resolver_match", None)
     if match is None:
-        return UNMATCHED
+        # A response made before URL resolution (the experiment's redirect) still belongs
+        # to the route it was asked for.
+        try:
+            match = resolve(request.path_info, getattr(request, "urlconf", None))
+        except Resolver404:
+            return UNMATCHED
     if "admin" in match.namespaces:
         # The admin has a view per model and action; one series is enough to watch it.
         return "admin"

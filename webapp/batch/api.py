@@ -10,20 +10,18 @@ from django.http import StreamingHttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import exceptions, status
+from rest_framework import status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import ApiError
 from core.schema import errors
-from webapp.batch import selectors, services
+from webapp.batch import selectors, services, uploads
 from webapp.batch import serializers as s
 from webapp.batch.models import BatchJob, JobStatus
 from webapp.batch.parsing import UploadError, spreadsheet_safe
 
-# Room for the multipart framing around the file itself.
-MULTIPART_OVERHEAD = 64 * 1024
 CSV_HEADER = ("row", "review", "sentiment", "confidence")
 
 
@@ -77,23 +75,6 @@ def job_or_404(job_id: uuid.UUID) -> BatchJob:
 class BatchCollectionView(APIView):
     parser_classes = [MultiPartParser]
 
-    @staticmethod
-    def _create(request) -> BatchJob:
-        length = request.META.get("CONTENT_LENGTH") or "0"
-        if length.isdigit():
-            # Refused before the body is read.
-            services.check_upload_size(int(length) - MULTIPART_OVERHEAD)
-        try:
-            upload = request.FILES.get("file")
-        except exceptions.ParseError as exc:
-            raise UploadError(
-                "malformed_upload", f"The multipart body is malformed: {exc}"
-            ) from None
-        if upload is None:
-            raise UploadError("missing_file", "Send the file in the multipart field 'file'.")
-        services.check_upload_size(upload.size)
-        return services.create_job(filename=upload.name or "", data=upload.read())
-
     @extend_schema(
         request={"multipart/form-data": s.UploadRequest},
         responses={202: s.JobResponse, **errors(400, 413, 415)},
@@ -108,7 +89,9 @@ class BatchCollectionView(APIView):
     )
     def post(self, request):
         try:
-            job = self._create(request)
+            job = uploads.job_from_upload(
+                request, missing_file="Send the file in the multipart field 'file'."
+            )
         except UploadError as exc:
             raise ApiError(exc.code, exc.message, exc.status) from None
         services.enqueue_job(job.id)

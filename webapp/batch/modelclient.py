@@ -5,31 +5,20 @@ connection, a timeout, a 5xx or 429 answer: the service is restarting or overloa
 :class:`ModelServiceRejected` is not (the service refused the request or answered garbage).
 """
 
-import functools
-import math
 from dataclasses import dataclass
 
 import requests
 from django.conf import settings
-from requests.adapters import HTTPAdapter
 
 from core import metrics
-
-SENTIMENTS = frozenset({"positive", "negative"})
-
-
-class ModelServiceError(Exception):
-    def __init__(self, reason: str, detail: str):
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
+from webapp.reviews import client
 
 
-class ModelServiceUnavailable(ModelServiceError):
+class ModelServiceUnavailable(client.ModelServiceError):
     """Transient: try again later."""
 
 
-class ModelServiceRejected(ModelServiceError):
+class ModelServiceRejected(client.ModelServiceError):
     """Permanent: trying again would give the same answer."""
 
 
@@ -45,36 +34,18 @@ class BatchAnswer:
     model_version: str
 
 
-@functools.lru_cache(maxsize=1)
-def _session() -> requests.Session:
-    session = requests.Session()
-    # No transport-level retries: the task retries with backoff, and a batch is idempotent.
-    session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=2))
-    session.mount("https://", HTTPAdapter(pool_connections=1, pool_maxsize=2))
-    # Proxies from the environment must not divert calls inside the cluster.
-    session.trust_env = False
-    return session
-
-
-def _fail(error: ModelServiceError) -> ModelServiceError:
+def _fail(error: client.ModelServiceError) -> client.ModelServiceError:
     metrics.APP_MODEL_ERRORS.labels(settings.APP_VERSION, error.reason).inc()
     return error
-
-
-def _probability(value: object) -> bool:
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and 0.0 <= value <= 1.0
-    )
 
 
 def analyze_batch(reviews: list[str], *, request_id: str) -> BatchAnswer:
     """Classify ``reviews`` in one call; the answer has one result per review, in order."""
     url = f"{settings.MODEL_SERVICE_URL}/analyze/batch"
     try:
-        response = _session().post(
+        # The web app's pooled session: it retries failed connects only, so no batch is sent
+        # twice; anything later is retried by the task, with backoff.
+        response = client._session(settings.MODEL_SERVICE_RETRIES).post(
             url,
             json={"reviews": reviews},
             headers={"x-request-id": request_id, "accept": "application/json"},
@@ -95,15 +66,23 @@ def analyze_batch(reviews: list[str], *, request_id: str) -> BatchAnswer:
         results = [
             Classification(item["sentiment"], float(item["confidence"]))
             for item in body["results"]
-            if item["sentiment"] in SENTIMENTS and _probability(item["confidence"])
+            if item["sentiment"] in client.SENTIMENTS and client._is_probability(item["confidence"])
         ]
         model_version = body["model_version"]
     except (ValueError, KeyError, TypeError) as exc:
         raise _fail(ModelServiceRejected("bad_response", f"unexpected answer: {exc}")) from exc
-    if len(results) != len(reviews) or not isinstance(model_version, str):
+    if len(results) != len(reviews):
         raise _fail(
             ModelServiceRejected(
                 "bad_response", f"{len(results)} usable results for {len(reviews)} reviews"
             )
         )
-    return BatchAnswer(results, model_version[:64])
+    if (
+        not isinstance(model_version, str)
+        or not model_version.strip()
+        or len(model_version) > client.MAX_MODEL_VERSION_CHARS
+    ):
+        raise _fail(
+            ModelServiceRejected("bad_response", f"unusable model_version {model_version!r}")
+        )
+    return BatchAnswer(results, model_version)

@@ -25,8 +25,6 @@ TRANSIENT = (modelclient.ModelServiceUnavailable, OperationalError, InterfaceErr
 @app.task(
     bind=True,
     name="batch.process_job",
-    acks_late=True,
-    reject_on_worker_lost=True,
     max_retries=None,  # counted against BATCH_MAX_RETRIES below, to fail the job cleanly
 )
 def process_job(self, job_id: str) -> None:
@@ -38,7 +36,7 @@ def process_job(self, job_id: str) -> None:
     try:
         while services.process_next_chunk(pk):
             if time.monotonic() > deadline:
-                process_job.delay(job_id)
+                services.enqueue_job(pk)
                 return
     except TRANSIENT as exc:
         retries = self.request.retries
@@ -57,7 +55,7 @@ def process_job(self, job_id: str) -> None:
         raise self.retry(exc=exc, countdown=max(countdown, 1)) from None
     except SoftTimeLimitExceeded:
         # Finished chunks are stored; a fresh message carries on with the rest.
-        process_job.delay(job_id)
+        services.enqueue_job(pk)
     except Exception:  # a job must never stay "running" after a bug
         logger.exception("batch job %s failed", job_id)
         services.finish_job(pk, JobStatus.FAILED, error=INTERNAL)

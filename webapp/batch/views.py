@@ -9,8 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
-from webapp.batch import selectors, services
-from webapp.batch.api import MULTIPART_OVERHEAD
+from webapp.batch import selectors, services, uploads
 from webapp.batch.parsing import UploadError
 
 SESSION_KEY = "batch_jobs"  # the visitor's recent jobs, newest first
@@ -28,39 +27,23 @@ def _index(request: HttpRequest, *, error: str = "", status: int = 200) -> HttpR
     return render(request, "batch/index.html", context, status=status)
 
 
-def _oversize(request: HttpRequest) -> UploadError | None:
-    length = request.META.get("CONTENT_LENGTH") or "0"
-    try:
-        services.check_upload_size(int(length) - MULTIPART_OVERHEAD if length.isdigit() else 0)
-    except UploadError as exc:
-        return exc
-    return None
-
-
-def _upload(request: HttpRequest):
-    upload = request.FILES.get("file")
-    if upload is None:
-        raise UploadError("missing_file", "Choose a file to upload.")
-    services.check_upload_size(upload.size)
-    return services.create_job(filename=upload.name or "", data=upload.read())
-
-
 @csrf_exempt  # checked by _submit, once the size is known to be acceptable
 @require_http_methods(["GET", "HEAD", "POST"])
 def index(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return _index(request)
     # Refused before anything reads the body (the CSRF check would read all of it).
-    error = _oversize(request)
-    if error:
-        return _index(request, error=error.message, status=error.status)
+    try:
+        uploads.check_declared_size(request)
+    except UploadError as exc:
+        return _index(request, error=exc.message, status=exc.status)
     return _submit(request)
 
 
 @csrf_protect
 def _submit(request: HttpRequest) -> HttpResponse:
     try:
-        job = _upload(request)
+        job = uploads.job_from_upload(request, missing_file="Choose a file to upload.")
     except UploadError as exc:
         return _index(request, error=exc.message, status=exc.status)
     services.enqueue_job(job.id)
@@ -83,5 +66,6 @@ def job_page(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
         "positive_pct": positive_pct,
         "negative_pct": 100 - positive_pct if summary and summary.classified else 0,
         "max_chars": settings.MAX_REVIEW_CHARS,
+        "poll_seconds": getattr(settings, "BATCH_POLL_SECONDS", 6),
     }
     return render(request, "batch/job.html", context)

@@ -38,15 +38,9 @@ def due_guard_ids(now: datetime | None = None) -> list[int]:
 
 
 def _claim(guard: CanaryGuard, now: datetime) -> bool:
-    return bool(
-        CanaryGuard.objects.filter(pk=guard.pk, last_checked_at=guard.last_checked_at).update(
-            last_checked_at=now, updated_at=now
-        )
-        if guard.last_checked_at
-        else CanaryGuard.objects.filter(pk=guard.pk, last_checked_at__isnull=True).update(
-            last_checked_at=now, updated_at=now
-        )
-    )
+    # Matching the value read (None compiles to IS NULL): only one claimant wins.
+    claimed = CanaryGuard.objects.filter(pk=guard.pk, last_checked_at=guard.last_checked_at)
+    return bool(claimed.update(last_checked_at=now, updated_at=now))
 
 
 def _numbers(stats: dict, limits: Thresholds, window_minutes: int, since: datetime) -> dict:
@@ -87,7 +81,9 @@ def check_guard(guard_id: int, *, now: datetime | None = None) -> str | None:
     elif verdict.outcome == Outcome.HEALTHY:
         _healthy(guard, numbers, stats)
     else:
-        CanaryGuard.objects.filter(pk=guard.pk).update(last_outcome=verdict.outcome)
+        CanaryGuard.objects.filter(pk=guard.pk).update(
+            last_outcome=verdict.outcome, healthy_streak=0
+        )
     metrics.CANARY_CHECKS.labels(experiment.name, verdict.outcome).inc()
     logger.info("canary guard of %s: %s %s", experiment.name, verdict.outcome, verdict.breaches)
     return verdict.outcome
@@ -101,15 +97,15 @@ def _roll_back(guard: CanaryGuard, verdict: Verdict, numbers: dict, stats: dict)
     )
     with transaction.atomic():
         # Locked and read again: an operator may have changed the experiment meanwhile.
+        CanaryGuard.objects.filter(pk=guard.pk).update(
+            last_outcome=Outcome.BREACH, healthy_streak=0
+        )
         current = Experiment.objects.select_for_update().get(pk=experiment.pk)
         if current.status != Status.RUNNING:
             return
         experiments.rollback_experiment(current, actor=ACTOR, reason=reason)
         CanaryEvent.objects.create(
             experiment=current, kind=EventKind.ROLLBACK, message=reason, numbers=numbers
-        )
-        CanaryGuard.objects.filter(pk=guard.pk).update(
-            last_outcome=Outcome.BREACH, healthy_streak=0
         )
     metrics.CANARY_ROLLBACKS.labels(experiment.name).inc()
     logger.warning("experiment %s rolled back: %s", experiment.name, reason)
@@ -122,18 +118,20 @@ def _healthy(guard: CanaryGuard, numbers: dict, stats: dict) -> None:
         CanaryGuard.objects.filter(pk=guard.pk).update(
             last_outcome=Outcome.HEALTHY, healthy_streak=streak
         )
-        if streak != guard.healthy_checks_before_promotion:
+        if streak < guard.healthy_checks_before_promotion:
             return
         summary = (
             f"B stayed within every threshold for {streak} consecutive checks "
             f"(last {guard.window_minutes} min: {_sample(stats)})."
         )
-        CanaryEvent.objects.create(
-            experiment=experiment,
-            kind=EventKind.PROMOTION_SUGGESTED,
-            message=f"{summary} Promoting B is suggested.",
-            numbers=numbers,
-        )
+        if streak == guard.healthy_checks_before_promotion:  # suggested once per streak
+            CanaryEvent.objects.create(
+                experiment=experiment,
+                kind=EventKind.PROMOTION_SUGGESTED,
+                message=f"{summary} Promoting B is suggested.",
+                numbers=numbers,
+            )
+        # Checked on every healthy check past the count, so allowing it later still promotes.
         if not guard.allow_auto_promotion:
             return
         current = Experiment.objects.select_for_update().get(pk=experiment.pk)

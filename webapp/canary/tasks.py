@@ -4,7 +4,7 @@ from webapp.canary import services
 from webapp.celery import app
 
 
-@app.task(name="canary.check_guards", acks_late=True, reject_on_worker_lost=True)
+@app.task(name="canary.check_guards")
 def check_guards() -> dict[str, str | None]:
     """Checks the guards whose interval has elapsed. Safe to run twice: each check is
     claimed in the database first. No retries: the next run is at most one period away."""

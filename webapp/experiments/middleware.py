@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
+from django.utils.http import escape_leading_slashes
 
 from core.metrics import EXPERIMENT_ASSIGNMENTS
 from webapp.experiments import services
@@ -43,6 +44,16 @@ def valid_variant(value: str | None) -> str | None:
     return value if value in services.VARIANTS else None
 
 
+def _is_page_visit(request: HttpRequest) -> bool:
+    """A browser asking for a page: the one request that can be redirected, and whose
+    client can be expected to send our cookies back."""
+    return (
+        request.method == "GET"
+        and not request.path.startswith("/api/")
+        and "text/html" in request.headers.get("Accept", "")
+    )
+
+
 class ExperimentMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -56,12 +67,14 @@ class ExperimentMiddleware:
             return self.get_response(request)
 
         known_visitor = safe_token(request.COOKIES.get(VISITOR_COOKIE))
-        visitor_id = (
-            known_visitor
-            or safe_token(request.headers.get(USER_ID_HEADER))
-            or secrets.token_urlsafe(16)
-        )
         header_variant = valid_variant(request.headers.get(VARIANT_HEADER))
+        user_id = safe_token(request.headers.get(USER_ID_HEADER))
+        if not (known_visitor or user_id or header_variant or _is_page_visit(request)):
+            # A client that keeps no cookie and names no id would be a new visitor on every
+            # call, inflating visitors and the split check: it takes no part.
+            request.experiment = None
+            return self.get_response(request)
+        visitor_id = known_visitor or user_id or secrets.token_urlsafe(16)
         cookie_variant = valid_variant(request.COOKIES.get(VARIANT_COOKIE))
         # The variant cookie we set comes back together with our visitor cookie; only one
         # that arrives without it was set by the client on purpose.
@@ -79,12 +92,19 @@ class ExperimentMiddleware:
         except DatabaseError as exc:
             # Serve the request as if no experiment ran rather than fail the page.
             logger.warning("experiment assignment unavailable: %s", exc)
-        request.experiment = context
-
-        if target and self._should_redirect(
+        redirect = target and self._should_redirect(
             request, context, target, known_visitor, header_variant, cookie_variant
-        ):
-            response = HttpResponseRedirect(request.get_full_path())
+        )
+        # A request the other version's app serves (an API call before the cookie routes it)
+        # is not evidence about this variant: the statistics must compare v1 with v2.
+        served_by_its_app = context is None or (
+            (context.variant == Variant.B) == (settings.APP_VARIANT == "v2")
+        )
+        request.experiment = context if served_by_its_app else None
+
+        if redirect:
+            # A path starting with // would be an off-site URL in Location.
+            response = HttpResponseRedirect(escape_leading_slashes(request.get_full_path()))
             add_never_cache_headers(response)
         else:
             response = self.get_response(request)
@@ -101,9 +121,14 @@ class ExperimentMiddleware:
             )
         if target:
             if target != cookie_variant:
-                # The mesh reads this cookie; it carries nothing secret, so no HttpOnly.
+                # The mesh reads this cookie from the request; no page script needs it.
                 response.set_cookie(
-                    VARIANT_COOKIE, target, max_age=COOKIE_MAX_AGE, samesite="Lax", secure=secure
+                    VARIANT_COOKIE,
+                    target,
+                    max_age=COOKIE_MAX_AGE,
+                    httponly=True,
+                    samesite="Lax",
+                    secure=secure,
                 )
                 if context and context.source in (Source.ROLLBACK, Source.PROMOTE):
                     # Hash and client assignments are counted when stored (services.assign).
@@ -123,10 +148,8 @@ class ExperimentMiddleware:
         """Whether to answer a page request with a redirect to itself, so that the page
         comes from the app of the visitor's variant (v1 for A, v2 for B) once the new
         cookie is set. Only when the cookie will change the route, so it never loops."""
-        if header_variant or request.method != "GET" or request.path.startswith("/api/"):
+        if header_variant or not _is_page_visit(request):
             return False  # a header, not our cookie, decides the route; APIs never redirect
-        if "text/html" not in request.headers.get("Accept", ""):
-            return False
         wants_v2 = target == Variant.B
         if (settings.APP_VARIANT == "v2") == wants_v2:
             return False  # already served by the right app

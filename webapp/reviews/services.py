@@ -26,7 +26,9 @@ class Assignment:
     @classmethod
     def of(cls, experiment) -> "Assignment":
         """From the experiments middleware's ``request.experiment`` (an object or None)."""
-        if experiment is None:
+        # During a rollback or promotion only one arm gets traffic: stored under the
+        # experiment, those predictions would skew the comparison of A with B.
+        if experiment is None or getattr(experiment, "source", "") in ("rollback", "promote"):
             return cls()
         return cls(
             experiment=str(experiment.experiment or ""),

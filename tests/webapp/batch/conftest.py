@@ -2,7 +2,11 @@
 
 import pytest
 
+from tests.support.servers import free_port
 from tests.webapp.batch.workers import TEST_REDIS_URL, flush_test_redis
+
+# A scriptable model service on a real socket, for answers the real one never gives.
+from tests.webapp.reviews.conftest import _fake_server, fake_model  # noqa: F401
 
 
 @pytest.fixture
@@ -29,3 +33,22 @@ def redis_url() -> str:
     flush_test_redis()
     yield TEST_REDIS_URL
     flush_test_redis()
+
+
+@pytest.fixture
+def unreachable_broker(settings):
+    """Tasks are sent to a Redis nobody listens on, as during a Redis restart."""
+    from webapp.celery import app
+
+    def reset_pools() -> None:
+        # Connections are pooled per process; drop them so the broker URL below applies.
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    previous = app.conf.task_always_eager, app.conf.broker_url
+    app.conf.task_always_eager = False
+    app.conf.broker_url = f"redis://127.0.0.1:{free_port()}/0"
+    reset_pools()
+    yield
+    app.conf.task_always_eager, app.conf.broker_url = previous
+    reset_pools()

@@ -141,3 +141,21 @@ def test_finished_jobs_are_deleted_after_the_retention_period(settings):
         "running.tsv",
     }
     assert not BatchRow.objects.filter(job_id=old.pk).exists()
+
+
+def test_a_job_handed_on_while_redis_is_down_waits_for_the_sweeper(
+    unreachable_broker, model_service, settings
+):
+    from webapp.batch.tasks import process_job
+
+    settings.BATCH_CHUNK_SIZE = 2
+    settings.BATCH_TASK_BUDGET_SECONDS = 0  # hand the job on after its first chunk
+    job = services.create_job(filename="r.tsv", data=REVIEWS)
+    BatchJob.objects.filter(pk=job.pk).update(enqueued_at=timezone.now())
+
+    process_job.apply(args=[str(job.id)])
+
+    job.refresh_from_db()
+    assert job.status == JobStatus.RUNNING  # not failed: the upload survives the outage
+    assert job.processed_rows == 2
+    assert job.enqueued_at is None  # which is what the sweeper looks for

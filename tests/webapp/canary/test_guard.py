@@ -192,3 +192,44 @@ def test_disabled_guards_and_stopped_experiments_are_not_checked():
     assert services.due_guard_ids() == []
     assert services.check_guard(guard.pk) is None
     assert services.check_due_guards() == {}
+
+
+def test_allowing_promotion_after_the_streak_passed_the_count_still_promotes():
+    experiment = running_experiment("late-allow")
+    traffic(experiment, "A", answered=60)
+    traffic(experiment, "B", answered=60)
+    guard = guard_for(experiment, healthy_checks_before_promotion=2)
+    now = timezone.now()
+    for minute in range(3):
+        assert services.check_guard(guard.pk, now=now + timedelta(minutes=minute)) == "healthy"
+    experiment.refresh_from_db()
+    assert experiment.status == Status.RUNNING
+
+    CanaryGuard.objects.filter(pk=guard.pk).update(allow_auto_promotion=True)
+    assert services.check_guard(guard.pk, now=now + timedelta(minutes=3)) == "healthy"
+
+    experiment.refresh_from_db()
+    assert experiment.status == Status.PROMOTED
+    kinds = list(CanaryEvent.objects.order_by("id").values_list("kind", flat=True))
+    assert kinds == ["promotion_suggested", "promoted"]  # suggested once, at the 2nd check
+    assert "4 consecutive checks" in CanaryEvent.objects.get(kind="promoted").message
+
+
+def test_a_check_without_enough_data_restarts_the_healthy_streak():
+    experiment = running_experiment("streak-reset")
+    traffic(experiment, "A", answered=60)
+    traffic(experiment, "B", answered=60)
+    guard = guard_for(experiment)  # a suggestion after 3 healthy checks in a row
+    now = timezone.now()
+    for minute in range(2):
+        assert services.check_guard(guard.pk, now=now + timedelta(minutes=minute)) == "healthy"
+    CanaryGuard.objects.filter(pk=guard.pk).update(min_sample_size=1000)
+    assert services.check_guard(guard.pk, now=now + timedelta(minutes=2)) == "insufficient_data"
+    guard.refresh_from_db()
+    assert guard.healthy_streak == 0
+
+    CanaryGuard.objects.filter(pk=guard.pk).update(min_sample_size=50)
+    assert services.check_guard(guard.pk, now=now + timedelta(minutes=3)) == "healthy"
+    guard.refresh_from_db()
+    assert guard.healthy_streak == 1
+    assert not CanaryEvent.objects.exists()  # not 3 in a row

@@ -7,13 +7,28 @@
   var FINAL = { done: true, failed: true };
   if (FINAL[root.getAttribute("data-status")]) return;
 
+  // The gateway allows each client address 10 requests a minute (deploy/istio/
+  // envoyfilter-rate-limit.yaml); polling every 6 s stays within that, and a 429 (the
+  // visitor's other requests count too) waits for the gateway instead of adding to it.
+  // The page may set another interval (data-poll-seconds, from BATCH_POLL_SECONDS).
+  var POLL_SECONDS = 6;
+  // Without a hint from the gateway, wait for its bucket to refill (once a minute).
+  var RATE_LIMITED_SECONDS = 60;
+  var RATE_LIMITED = "Checking for progress too often; the page updates again in a moment.";
+
   var url = root.getAttribute("data-api-url");
+  var interval = 1000 * (parseFloat(root.getAttribute("data-poll-seconds")) || POLL_SECONDS);
   var bar = document.getElementById("batch-progress");
   var text = document.getElementById("batch-progress-text");
   var status = document.getElementById("batch-status");
   var notice = document.getElementById("batch-notice");
   var LABELS = { queued: "Queued", running: "Running", done: "Done", failed: "Failed" };
-  var delay = 1000;
+  var delay = interval;
+
+  function showNotice(message) {
+    notice.textContent = message || "";
+    notice.hidden = !message;
+  }
 
   function show(job) {
     bar.max = Math.max(job.progress.total, 1);
@@ -21,24 +36,42 @@
     bar.textContent = job.progress.processed + " / " + job.progress.total;
     text.textContent = job.progress.processed + " of " + job.progress.total + " reviews classified";
     status.textContent = LABELS[job.status] || job.status;
-    notice.textContent = job.notice || "";
-    notice.hidden = !job.notice;
+    showNotice(job.notice);
+  }
+
+  // Seconds until the gateway lets the next request through: Retry-After (seconds or a
+  // date), else the x-ratelimit-reset of its rate limit headers.
+  function waitSeconds(response) {
+    var retryAfter = response.headers.get("Retry-After");
+    if (retryAfter) {
+      var seconds = /^\d+$/.test(retryAfter.trim())
+        ? Number(retryAfter)
+        : (Date.parse(retryAfter) - Date.now()) / 1000;
+      if (seconds >= 0) return seconds;
+    }
+    var reset = parseFloat(response.headers.get("x-ratelimit-reset"));
+    return reset >= 0 ? reset : RATE_LIMITED_SECONDS;
   }
 
   function poll() {
     fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
       .then(function (response) {
-        if (!response.ok) throw new Error("HTTP " + response.status);
-        return response.json();
-      })
-      .then(function (job) {
-        show(job);
-        if (FINAL[job.status]) {
-          window.location.reload();
+        if (response.status === 429) {
+          showNotice(RATE_LIMITED);
+          // At least one interval, so a "0" hint cannot turn into a burst of retries.
+          window.setTimeout(poll, Math.max(1000 * waitSeconds(response), interval));
           return;
         }
-        delay = 1000;
-        window.setTimeout(poll, delay);
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.json().then(function (job) {
+          show(job);
+          if (FINAL[job.status]) {
+            window.location.reload();
+            return;
+          }
+          delay = interval;
+          window.setTimeout(poll, delay);
+        });
       })
       .catch(function () {
         // Back off while the server is unreachable; the page keeps its last state.

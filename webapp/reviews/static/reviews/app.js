@@ -114,6 +114,9 @@
           render(answer.data);
         } else if (answer.status === 503) {
           setStatus(MODEL_DOWN, true);
+        } else if (answer.status === 429) {
+          // The gateway's rate limit: nothing is wrong with the review itself.
+          setStatus("Too many requests — please wait a moment and try again.", true);
         } else if (answer.status >= 400 && answer.status < 500) {
           setStatus("");
           showFieldError(errorMessage(answer.data, "This review cannot be analyzed."));
