@@ -1,7 +1,8 @@
 """The batch pages in a real browser (Debian chromium) against the web app under gunicorn:
 the upload form without JavaScript, and the job page's live progress with it."""
 
-import threading
+import contextlib
+import queue
 import time
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from tests.support.browser import Browser
 from tests.support.servers import A2, start_server
 from webapp.batch import services
+from webapp.batch.models import BatchJob
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -30,6 +32,7 @@ def web(module_database_url, modelsvc_server, tmp_path_factory):
             "DATABASE_URL": module_database_url,
             "MODEL_SERVICE_URL": modelsvc_server.url,
             "REDIS_URL": "",
+            "DJANGO_SETTINGS_MODULE": "tests.webapp.batch.server_settings",
         },
         ready_path="/health/live",
     )
@@ -80,18 +83,28 @@ def test_an_unusable_file_gets_a_message_in_the_page(browser, web, tmp_path):
     assert all("status of 400" in error for error in errors)
 
 
+def wait_until_seen(seen: queue.Queue, value: str, history: list[str], timeout=30.0) -> None:
+    """Until the page has shown ``value`` (bounded); ``history`` collects what it showed."""
+    deadline = time.monotonic() + timeout
+    while value not in history:
+        left = deadline - time.monotonic()
+        assert left > 0, f"the page never showed {value}; it showed {history}"
+        with contextlib.suppress(queue.Empty):
+            history.append(seen.get(timeout=min(left, 1.0)))
+
+
 def test_the_job_page_shows_progress_live(browser, web, settings, model_service):
     settings.BATCH_CHUNK_SIZE = 25
     job = services.create_job(filename="a2.tsv", data=A2.read_bytes())  # no worker yet
-    opened = threading.Event()
+    seen: queue.Queue[str] = queue.Queue()
 
     def watch(page):
         from playwright.sync_api import Error
 
         page.goto(f"{web.url}/batch/{job.id}")
-        seen = [page.get_attribute("#batch-progress", "value")]
-        opened.set()
-        deadline = time.monotonic() + 60
+        last = page.get_attribute("#batch-progress", "value")
+        seen.put(last)
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             try:
                 if page.query_selector("#batch-positive"):
@@ -100,20 +113,54 @@ def test_the_job_page_shows_progress_live(browser, web, settings, model_service)
             except Error:  # the page is reloading with the results
                 time.sleep(0.05)
                 continue
-            if value != seen[-1]:
-                seen.append(value)
-            page.wait_for_timeout(100)
-        return seen, page.text_content("#batch-status"), page.text_content("#batch-share")
+            if value != last:
+                seen.put(value)
+                last = value
+            page.wait_for_timeout(50)
+        return page.text_content("#batch-status"), page.text_content("#batch-share")
 
     future = browser.submit(watch)
-    assert opened.wait(30)
-    # This process plays the worker, a chunk at a time, slower than the page polls.
+    history: list[str] = []
+    wait_until_seen(seen, "0", history)
+    # This process plays the worker: a chunk, then wait until the page has shown it.
     while services.process_next_chunk(job.id):
-        time.sleep(1.5)
-    (seen, status, share), errors = future.result(timeout=90)
+        processed = BatchJob.objects.get(pk=job.id).processed_rows
+        wait_until_seen(seen, str(processed), history)
+    (status, share), errors = future.result(timeout=60)
 
     assert errors == []
-    assert seen[0] == "0"
-    assert {"25", "50", "75"} <= set(seen)  # updated in place, chunk by chunk
+    assert history[0] == "0"
+    assert {"25", "50", "75", "100"} <= set(history)  # updated in place, chunk by chunk
     assert status == "Done"  # reloaded with the results once done
     assert share.endswith("%")
+
+
+def test_a_rate_limited_poll_waits_as_the_gateway_says(browser, web):
+    job = services.create_job(filename="a2.tsv", data=A2.read_bytes())  # stays queued
+    api = f"{web.url}/api/batch/{job.id}"
+    limits = [{"Retry-After": "2"}, {"x-ratelimit-reset": "1", "x-ratelimit-remaining": "0"}]
+
+    def watch(page):
+        polls: list[float] = []
+
+        def gateway(route):
+            polls.append(time.monotonic())
+            if limits:
+                route.fulfill(status=429, headers=limits.pop(0), body="")
+            else:
+                route.continue_()
+
+        page.route(api, gateway)
+        page.goto(f"{web.url}/batch/{job.id}")
+        page.wait_for_selector("#batch-notice:not([hidden])")
+        shown = page.text_content("#batch-notice")
+        page.wait_for_selector("#batch-notice", state="hidden")  # a poll got through
+        return polls, shown
+
+    (polls, shown), errors = browser.submit(watch).result(timeout=60)
+
+    assert "too often" in shown
+    assert len(polls) >= 3
+    assert polls[1] - polls[0] >= 1.9  # Retry-After: 2, not the page's 0.2 s interval
+    assert polls[2] - polls[1] >= 0.9  # x-ratelimit-reset: 1
+    assert all("status of 429" in error for error in errors)
