@@ -8,10 +8,10 @@
   if (FINAL[root.getAttribute("data-status")]) return;
 
   // The gateway allows each client address 10 requests a minute (deploy/istio/
-  // envoyfilter-rate-limit.yaml); polling every 6 s stays within that, and a 429 (the
-  // visitor's other requests count too) waits for the gateway instead of adding to it.
+  // envoyfilter-rate-limit.yaml); polling every 8 s leaves room for the visitor's other
+  // requests, and a 429 waits for the gateway instead of adding to it.
   // The page may set another interval (data-poll-seconds, from BATCH_POLL_SECONDS).
-  var POLL_SECONDS = 6;
+  var POLL_SECONDS = 8;
   // Without a hint from the gateway, wait for its bucket to refill (once a minute).
   var RATE_LIMITED_SECONDS = 60;
   var RATE_LIMITED = "Checking for progress too often; the page updates again in a moment.";
