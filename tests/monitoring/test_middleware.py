@@ -10,6 +10,8 @@ from django.test import Client, RequestFactory
 from django.urls import resolve
 from prometheus_client import REGISTRY
 
+from tests.webapp.experiments.helpers import HTML, make_experiment
+from webapp.experiments.models import Experiment
 from webapp.observability import RequestMetricsMiddleware
 
 pytestmark = pytest.mark.urls("webapp.urls")
@@ -116,3 +118,26 @@ def test_path_parameters_do_not_become_labels():
     for prediction_id in ids:
         assert client.get(f"/predictions/{prediction_id}").status_code == 404
     assert requests_by_route("reviews:prediction", "4xx") == before + 2
+
+
+def test_a_response_made_before_url_resolution_is_labelled_by_its_route():
+    request = RequestFactory().get("/health/ready")  # no resolver_match: nothing resolved yet
+    labels = {"variant": "none", "route": "reviews:ready", "status_class": "3xx"}
+    before = requests_count(**labels)
+    run(request, status=302)
+    assert requests_count(**labels) == before + 1
+
+
+@pytest.mark.django_db
+def test_the_experiment_redirect_is_labelled_by_the_page_it_redirects(settings):
+    settings.APP_VARIANT = "v1"
+    Experiment.objects.filter(steers_routing=True).update(steers_routing=False)
+    make_experiment(weight=1.0, steers_routing=True)  # every new visitor is B: sent to v2
+    route = resolve("/").view_name
+    before = requests_by_route(route, "3xx")
+    unmatched = requests_by_route("unmatched", "3xx")
+    assert Client().get("/", HTTP_ACCEPT=HTML).status_code == 302
+    assert requests_by_route(route, "3xx") == before + 1
+    # A path no route matches keeps the one shared label, redirected or not.
+    assert Client().get(f"/no/such/page/{uuid.uuid4().hex}", HTTP_ACCEPT=HTML).status_code == 302
+    assert requests_by_route("unmatched", "3xx") == unmatched + 1

@@ -97,16 +97,18 @@ def test_production_cookies_are_secure_httponly_and_samesite(production_webapp):
         defaults={
             "status": "running",
             "steers_routing": True,
-            "weight": 0.5,
+            # Everyone A: the page is served by this (v1) app, not a redirect to v2.
+            "weight": 0.0,
             "started_at": timezone.now(),
             "phase_started_at": timezone.now(),
         },
     )
-    page = via_gateway(production_webapp, "/")
+    page = via_gateway(production_webapp, "/", headers={"Accept": "text/html"})
     assert page.status_code == 200, page.text[:300]
     cookies = set_cookies(page)
     assert {"sentiment_visitor", "x-user-experiment", "csrftoken"} <= set(cookies)
     assert has("HttpOnly", cookies["sentiment_visitor"])
+    assert has("HttpOnly", cookies["x-user-experiment"])
     for name, line in cookies.items():
         assert has("Secure", line), f"{name} cookie without Secure: {line}"
         assert has("SameSite=Lax", line), f"{name} cookie without SameSite: {line}"

@@ -1,10 +1,10 @@
-"""Puts every page and API request in the experiment that steers routing.
+"""Puts page visits and identified API clients in the experiment that steers routing.
 
-Sets ``request.experiment`` (an ``ExperimentContext``, or None when no experiment is live)
-and the two cookies: ``sentiment_visitor`` (who the visitor is) and ``x-user-experiment``
-(A or B: the mesh sends B to v2, everything else to v1). The variant cookie always ends up
-as the variant the experiment gives now, so a rollback moves visitors back to v1 on their
-next request.
+Sets ``request.experiment`` (an ``ExperimentContext``, or None when no experiment is live,
+the client takes no part, or the other version's app serves the request) and the two
+cookies: ``sentiment_visitor`` (who the visitor is) and ``x-user-experiment`` (A or B: the
+mesh sends B to v2, everything else to v1). The variant cookie always ends up as the variant
+the experiment gives now, so a rollback moves visitors back to v1 on their next request.
 """
 
 import logging
@@ -29,8 +29,9 @@ VARIANT_COOKIE = "x-user-experiment"
 VARIANT_HEADER = "X-User-Experiment"
 USER_ID_HEADER = "X-User-Id"
 COOKIE_MAX_AGE = 365 * 24 * 60 * 60
-# Probes, scrapes, static files and the admin never take part: no cookies, no queries.
-SKIPPED_PREFIXES = ("/health/", "/v2/health/", "/metrics", "/admin/")
+# Probes, scrapes, static files, the admin and the batch job page's polling never take part:
+# no cookies, no queries.
+SKIPPED_PREFIXES = ("/health/", "/v2/health/", "/metrics", "/admin/", "/api/batch/")
 
 _SAFE_TOKEN = re.compile(r"[A-Za-z0-9._-]{1,64}")
 

@@ -1,8 +1,12 @@
 """A tiny URLconf for middleware and admin tests: one page, one JSON API, probe paths."""
 
+from dataclasses import asdict
+
 from django.contrib import admin
 from django.http import HttpResponse, JsonResponse
 from django.urls import path
+
+from webapp.reviews.context import assignment_of
 
 
 def _seen(request) -> dict:
@@ -27,10 +31,21 @@ def api(request):
     return JsonResponse(_seen(request))
 
 
+def job(request, job_id):
+    return api(request)
+
+
+def stored_as(request):
+    """What a prediction made by this request would be stored under."""
+    return JsonResponse(asdict(assignment_of(request)))
+
+
 urlpatterns = [
     path("", page),
     path("page", page),
     path("api/echo", api),
+    path("api/stored-as", stored_as),
+    path("api/batch/<uuid:job_id>", job),
     path("health/live", api),
     path("metrics", api),
     path("static/missing.css", api),
