@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.browser import Browser
 from tests.support.servers import CORPUS, Server, server_database_url, start_server
 
 
@@ -53,3 +54,11 @@ def module_database_url(django_db_setup) -> str:
     """The test database's URL for servers that live as long as a module (their tests are
     marked transactional, so what they write is committed and the servers see it)."""
     return server_database_url()
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Browser:
+    """A real headless browser (Debian chromium) for a module's end-to-end tests."""
+    browser = Browser()
+    yield browser
+    browser.close()

@@ -7,19 +7,11 @@ import time
 
 import pytest
 
-from tests.support.browser import Browser
 from tests.support.servers import A2, start_server
 from webapp.batch import services
 from webapp.batch.models import BatchJob
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    instance = Browser()
-    yield instance
-    instance.close()
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +32,7 @@ def web(module_database_url, modelsvc_server, tmp_path_factory):
     server.stop()
 
 
-def test_the_form_works_without_javascript(browser, web, tmp_path):
+def test_the_form_works_without_javascript(chromium, web, tmp_path):
     def upload(page):
         page.goto(f"{web.url}/batch")
         page.set_input_files("#batch-file", str(A2))
@@ -56,7 +48,7 @@ def test_the_form_works_without_javascript(browser, web, tmp_path):
             "download": page.get_attribute(".batch-download", "href"),
         }
 
-    shown, errors = browser.submit(upload, javascript=False).result(timeout=120)
+    shown, errors = chromium.submit(upload, javascript=False).result(timeout=120)
 
     assert errors == []
     assert shown["status"] == "Done"
@@ -66,7 +58,7 @@ def test_the_form_works_without_javascript(browser, web, tmp_path):
     assert shown["download"].endswith("/results.csv")
 
 
-def test_an_unusable_file_gets_a_message_in_the_page(browser, web, tmp_path):
+def test_an_unusable_file_gets_a_message_in_the_page(chromium, web, tmp_path):
     bad = tmp_path / "reviews.csv"
     bad.write_text("Text,Liked\nGreat,1\n")
 
@@ -77,7 +69,7 @@ def test_an_unusable_file_gets_a_message_in_the_page(browser, web, tmp_path):
         page.wait_for_selector("#batch-error")
         return page.text_content("#batch-error")
 
-    message, errors = browser.submit(upload).result(timeout=60)
+    message, errors = chromium.submit(upload).result(timeout=60)
     assert "Review column" in message
     # The 400 status of the page itself is reported as a console error; nothing else is.
     assert all("status of 400" in error for error in errors)
@@ -93,7 +85,7 @@ def wait_until_seen(seen: queue.Queue, value: str, history: list[str], timeout=3
             history.append(seen.get(timeout=min(left, 1.0)))
 
 
-def test_the_job_page_shows_progress_live(browser, web, settings, model_service):
+def test_the_job_page_shows_progress_live(chromium, web, settings, model_service):
     settings.BATCH_CHUNK_SIZE = 25
     job = services.create_job(filename="a2.tsv", data=A2.read_bytes())  # no worker yet
     seen: queue.Queue[str] = queue.Queue()
@@ -119,7 +111,7 @@ def test_the_job_page_shows_progress_live(browser, web, settings, model_service)
             page.wait_for_timeout(50)
         return page.text_content("#batch-status"), page.text_content("#batch-share")
 
-    future = browser.submit(watch)
+    future = chromium.submit(watch)
     history: list[str] = []
     wait_until_seen(seen, "0", history)
     # This process plays the worker: a chunk, then wait until the page has shown it.
@@ -135,7 +127,7 @@ def test_the_job_page_shows_progress_live(browser, web, settings, model_service)
     assert share.endswith("%")
 
 
-def test_a_rate_limited_poll_waits_as_the_gateway_says(browser, web):
+def test_a_rate_limited_poll_waits_as_the_gateway_says(chromium, web):
     job = services.create_job(filename="a2.tsv", data=A2.read_bytes())  # stays queued
     api = f"{web.url}/api/batch/{job.id}"
     limits = [{"Retry-After": "2"}, {"x-ratelimit-reset": "1", "x-ratelimit-remaining": "0"}]
@@ -157,7 +149,7 @@ def test_a_rate_limited_poll_waits_as_the_gateway_says(browser, web):
         page.wait_for_selector("#batch-notice", state="hidden")  # a poll got through
         return polls, shown
 
-    (polls, shown), errors = browser.submit(watch).result(timeout=60)
+    (polls, shown), errors = chromium.submit(watch).result(timeout=60)
 
     assert "too often" in shown
     assert len(polls) >= 3

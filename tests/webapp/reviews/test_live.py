@@ -9,20 +9,12 @@ import requests
 from django.conf import settings
 from django.test import Client
 
-from tests.support.browser import Browser
 from tests.support.servers import free_port, server_database_url, start_server
 from webapp.reviews.models import FailedPrediction, Feedback, Prediction
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
 UNICODE_REVIEW = 'Crème brûlée «parfaite» 🍮🔥, the chef\'s "secret" sauce — ¡increíble! 日本語'
-
-
-@pytest.fixture(scope="module")
-def browser():
-    chromium = Browser()
-    yield chromium
-    chromium.close()
 
 
 @pytest.fixture(scope="module")
@@ -85,10 +77,10 @@ def _review_with_javascript(base_url: str, screenshot: Path, variant: str):
 
 @pytest.mark.parametrize("variant", ["v1", "v2"])
 def test_a_visitor_reviews_and_gives_feedback(
-    variant, webapps, model_version, browser, transactional_db, tmp_path
+    variant, webapps, model_version, chromium, transactional_db, tmp_path
 ):
     screenshot = tmp_path / f"result-{variant}.png"
-    shown, errors = browser.run(_review_with_javascript(webapps[variant].url, screenshot, variant))
+    shown, errors = chromium.run(_review_with_javascript(webapps[variant].url, screenshot, variant))
 
     assert errors == []
     prediction = Prediction.objects.get()
@@ -110,7 +102,7 @@ def test_a_visitor_reviews_and_gives_feedback(
     assert screenshot.stat().st_size > 10_000
 
 
-def test_the_page_works_without_javascript(webapps, browser, transactional_db, tmp_path):
+def test_the_page_works_without_javascript(webapps, chromium, transactional_db, tmp_path):
     def script(page):
         page.goto(f"{webapps['v1'].url}/")
         page.get_by_label("Your review").fill("Bland food and a rude, slow waiter.\nNever again.")
@@ -123,7 +115,7 @@ def test_the_page_works_without_javascript(webapps, browser, transactional_db, t
         page.screenshot(path=str(tmp_path / "no-javascript.png"), full_page=True)
         return sentiment, thanks
 
-    (sentiment, thanks), errors = browser.run(script, javascript=False, phone=True)
+    (sentiment, thanks), errors = chromium.run(script, javascript=False, phone=True)
 
     assert errors == []
     prediction = Prediction.objects.get()
@@ -157,7 +149,7 @@ def webapp_without_model(live_database_url, tmp_path):
     server.stop()
 
 
-def test_a_stopped_model_service_degrades_gracefully(webapp_without_model, browser, tmp_path):
+def test_a_stopped_model_service_degrades_gracefully(webapp_without_model, chromium, tmp_path):
     url = webapp_without_model.url
     response = requests.post(
         f"{url}/api/analyze", json={"review": "Is anyone cooking?"}, timeout=10
@@ -180,7 +172,7 @@ def test_a_stopped_model_service_degrades_gracefully(webapp_without_model, brows
         page.screenshot(path=str(tmp_path / "model-down.png"), full_page=True)
         return status.inner_text(), page.get_by_label("Your review").input_value()
 
-    (message, kept), errors = browser.run(script)
+    (message, kept), errors = chromium.run(script)
     assert "The sentiment model is not available right now" in message
     assert kept == "Still waiting for my soup 🍲"
     # The browser reports the 503 answer of the API call as a console error; nothing else.
