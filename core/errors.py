@@ -9,8 +9,9 @@ import logging
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
-from django.http import JsonResponse
+from django.http import HttpResponse
 from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -33,8 +34,11 @@ def error_body(code: str, message: str, **extra: Any) -> dict:
     return {"error": body}
 
 
-def json_error(code: str, message: str, status_code: int, **extra: Any) -> JsonResponse:
-    return JsonResponse(error_body(code, message, **extra), status=status_code)
+def json_error(code: str, message: str, status_code: int, **extra: Any) -> HttpResponse:
+    """An error answered outside DRF, rendered by DRF's own renderer, so that it reads
+    byte for byte like the same error raised inside an API view."""
+    body = JSONRenderer().render(error_body(code, message, **extra))
+    return HttpResponse(body, status=status_code, content_type=JSONRenderer.media_type)
 
 
 def _first_message(detail: Any) -> tuple[str, str]:
@@ -93,19 +97,19 @@ def is_too_large(exception) -> bool:
     return isinstance(exception, RequestDataTooBig)
 
 
-def handler400(request, exception=None) -> JsonResponse:
+def handler400(request, exception=None) -> HttpResponse:
     if is_too_large(exception):
         return json_error("request_too_large", "The request body is too large.", 413)
     return json_error("bad_request", "The request could not be understood.", 400)
 
 
-def handler403(request, exception=None) -> JsonResponse:
+def handler403(request, exception=None) -> HttpResponse:
     return json_error("permission_denied", "You are not allowed to do this.", 403)
 
 
-def handler404(request, exception=None) -> JsonResponse:
+def handler404(request, exception=None) -> HttpResponse:
     return json_error("not_found", "No such resource.", 404)
 
 
-def handler500(request) -> JsonResponse:
+def handler500(request) -> HttpResponse:
     return json_error("internal_error", "The server could not handle this request.", 500)

@@ -1,10 +1,13 @@
 """Settings of the web app (port 5001). The same code runs as v1 (stable) or v2 (canary)."""
 
+from datetime import timedelta
 from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
 
 from core.env import env_float, env_int, env_str
 from core.settings import *  # noqa: F403
-from core.settings import SESSION_COOKIE_SECURE, VAR_DIR
+from core.settings import REST_FRAMEWORK, SESSION_COOKIE_SECURE, VAR_DIR
 
 ROOT_URLCONF = "webapp.urls"
 WSGI_APPLICATION = "webapp.wsgi.application"
@@ -12,8 +15,6 @@ SERVICE_NAME = "sentiment-app"
 
 APP_VARIANT = env_str("APP_VARIANT", "v1").strip().lower()
 if APP_VARIANT not in {"v1", "v2"}:
-    from django.core.exceptions import ImproperlyConfigured
-
     raise ImproperlyConfigured(f"APP_VARIANT must be v1 or v2, got {APP_VARIANT!r}")
 
 MODEL_SERVICE_URL = env_str("MODEL_SERVICE_URL", "http://localhost:5000").rstrip("/")
@@ -32,15 +33,22 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_prometheus",
+    # The site shell (base template, stylesheet, error pages) before the feature apps, so
+    # that none of them can shadow its templates.
+    "webapp.site",
     "webapp.reviews",
     "webapp.experiments",
     "webapp.batch",
     "webapp.canary",
+    "axes",
 ]
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # A lost database answers 503 (JSON for programs, a page for people), not 500. Right
+    # after SecurityMiddleware, so that it wraps everything that may query.
+    "webapp.site.errors.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -53,6 +61,8 @@ MIDDLEWARE = [
     "webapp.observability.RequestMetricsMiddleware",
     "webapp.experiments.middleware.ExperimentMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # Admin sign-in throttling (see below); last, as django-axes requires.
+    "axes.middleware.AxesMiddleware",
 ]
 
 TEMPLATES = [
@@ -65,7 +75,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "webapp.reviews.context.versions",
+                "webapp.site.context.versions",
             ],
         },
     }
@@ -100,8 +110,14 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    # The shared handler, except that a lost database is a 503, not a 500.
+    "EXCEPTION_HANDLER": "webapp.site.errors.api_exception_handler",
+}
+
 SESSION_COOKIE_NAME = "sentiment_session"
-CSRF_FAILURE_VIEW = "webapp.reviews.errors.csrf_failure"
+CSRF_FAILURE_VIEW = "webapp.site.errors.csrf_failure"
 SPECTACULAR_SETTINGS = {
     **SPECTACULAR_SETTINGS,  # noqa: F405
     "TITLE": "Sentiment web app API",
@@ -187,23 +203,9 @@ BATCH_RETENTION_DAYS = env_int("BATCH_RETENTION_DAYS", 30)
 
 
 # --- Security hardening ------------------------------------------------------------------
-# Kept last, so that it sees the final MIDDLEWARE and INSTALLED_APPS above.
-from datetime import timedelta  # noqa: E402
-
-from core.settings import REST_FRAMEWORK  # noqa: E402
-
-# A lost database answers 503 (JSON under /api/, a page elsewhere), not 500; see
-# webapp/resilience.py. The middleware wraps everything that may query.
-MIDDLEWARE.insert(
-    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
-    "webapp.resilience.DatabaseUnavailableMiddleware",
-)
-REST_FRAMEWORK = {**REST_FRAMEWORK, "EXCEPTION_HANDLER": "webapp.resilience.api_exception_handler"}
-
-# Admin sign-in throttling (django-axes): failures are counted per username and client
-# address in the database, shared by every worker and pod; see webapp/security.py.
-INSTALLED_APPS.append("axes")
-MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # last, as axes requires
+# Admin sign-in throttling (django-axes, app and middleware above): failures are counted per
+# username and client address in the database, shared by every worker and pod; see
+# webapp/security.py.
 AUTHENTICATION_BACKENDS = [
     "webapp.security.LoginThrottleBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -215,7 +217,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False  # lockouts are still logged as warnings
 AXES_CLIENT_IP_CALLABLE = "webapp.security.client_ip"
-AXES_LOCKOUT_CALLABLE = "webapp.security.lockout_response"
+AXES_LOCKOUT_CALLABLE = "webapp.site.errors.lockout_response"
 # Proxies in front of the app that append the caller's address to X-Forwarded-For (the
 # mesh ingress gateway: 1). 0 trusts no header and uses the socket's address.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)

@@ -12,7 +12,7 @@ urlpatterns = [
     path("", include("webapp.batch.urls")),
 ]
 
-handler400 = "webapp.reviews.errors.handler400"
-handler403 = "webapp.reviews.errors.handler403"
-handler404 = "webapp.reviews.errors.handler404"
-handler500 = "webapp.reviews.errors.handler500"
+handler400 = "webapp.site.errors.handler400"
+handler403 = "webapp.site.errors.handler403"
+handler404 = "webapp.site.errors.handler404"
+handler500 = "webapp.site.errors.handler500"

@@ -1,6 +1,5 @@
-"""What a request tells the reviews app: versions for templates, experiment, request id."""
+"""What a request tells the reviews app: the experiment arm and the request id."""
 
-from django.conf import settings
 from django.http import HttpRequest
 
 from webapp.reviews import client
@@ -14,12 +13,3 @@ def assignment_of(request: HttpRequest) -> Assignment:
 
 def request_id_of(request: HttpRequest) -> str:
     return client.request_id_from(request.headers.get("x-request-id"))
-
-
-def versions(request: HttpRequest) -> dict:
-    """Template context: the running app version and variant, and the visitor's A/B group."""
-    return {
-        "APP_VERSION": settings.APP_VERSION,
-        "APP_VARIANT": settings.APP_VARIANT,
-        "EXPERIMENT_VARIANT": assignment_of(request).variant,
-    }

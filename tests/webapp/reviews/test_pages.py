@@ -56,7 +56,7 @@ def test_the_page_has_no_inline_script_or_style_and_a_strict_csp(client):
     policy = page["Content-Security-Policy"]
     assert "script-src 'self'" in policy
     assert "style-src 'self'" in policy
-    for asset in ("/static/reviews/app.js", "/static/reviews/app.css"):
+    for asset in ("/static/reviews/app.js", "/static/site/site.css", "/static/reviews/app.css"):
         assert asset in html
         assert client.get(asset).status_code == 200
 

@@ -1,0 +1,49 @@
+"""The site shell: the base template every app extends and the versions it shows."""
+
+from types import SimpleNamespace
+
+from django.template.loader import render_to_string
+from django.test import Client, RequestFactory
+
+from webapp.site.context import versions
+
+rf = RequestFactory()
+
+
+def test_versions_in_templates(settings):
+    settings.APP_VARIANT = "v2"
+    request = rf.get("/")
+    request.experiment = SimpleNamespace(
+        experiment="frontend-v2", variant="B", visitor_id="v-1", phase=2
+    )
+    assert versions(request) == {
+        "APP_VERSION": settings.APP_VERSION,
+        "APP_VARIANT": "v2",
+        "EXPERIMENT_VARIANT": "B",
+    }
+    assert versions(rf.get("/"))["EXPERIMENT_VARIANT"] == ""
+
+
+def test_base_template_has_blocks_others_can_fill(tmp_path, settings):
+    (tmp_path / "child.html").write_text(
+        '{% extends "base.html" %}{% block title %}Child{% endblock %}'
+        "{% block content %}<p>child content</p>{% endblock %}"
+        '{% block scripts %}<script src="/static/child.js"></script>{% endblock %}'
+    )
+    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tmp_path]}]
+    request = rf.get("/")
+    request.experiment = SimpleNamespace(experiment="e", variant="A", visitor_id="v", phase=1)
+    html = render_to_string("child.html", request=request)
+    assert "<title>Child · Sentiment</title>" in html
+    assert "<p>child content</p>" in html
+    assert '<script src="/static/child.js"></script>' in html
+    assert f"App {settings.APP_VERSION}" in html
+    assert "Group A" in html
+    assert '<link rel="stylesheet" href="/static/site/site.css">' in html
+
+
+def test_the_shell_stylesheet_is_served():
+    response = Client().get("/static/site/site.css")
+    assert response.status_code == 200
+    css = b"".join(response.streaming_content)
+    assert b".site-header" in css and b".button" in css

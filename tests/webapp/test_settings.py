@@ -1,0 +1,127 @@
+"""The web app's settings are composed in one place each, in an order that matters."""
+
+import ast
+from pathlib import Path
+
+import webapp.settings as webapp_settings
+from core import settings as core_settings
+
+SOURCE = Path(webapp_settings.__file__)
+
+# Each position is load-bearing; the comment says what breaks if it moves.
+MIDDLEWARE = [
+    # First and last: Prometheus times the whole chain and counts every response.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # HTTPS redirect and security headers before anything else answers.
+    "django.middleware.security.SecurityMiddleware",
+    # Right after SecurityMiddleware: wraps everything below that may query the database,
+    # so a lost database is a 503, not a 500.
+    "webapp.site.errors.DatabaseUnavailableMiddleware",
+    # Static files are served before sessions, CSRF and experiments do any work.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    # Needs the session.
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Outside the experiment middleware: counts its redirects too and reads the variant
+    # it set once the response is back.
+    "webapp.observability.RequestMetricsMiddleware",
+    "webapp.experiments.middleware.ExperimentMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # django-axes requires to be last.
+    "axes.middleware.AxesMiddleware",
+]
+
+INSTALLED_APPS = [
+    # The admin first, so that its templates override those of the apps below.
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_prometheus",
+    # The site shell before the feature apps: its base and error templates cannot be
+    # shadowed by one of theirs.
+    "webapp.site",
+    "webapp.reviews",
+    "webapp.experiments",
+    "webapp.batch",
+    "webapp.canary",
+    "axes",
+]
+
+
+def test_middleware_order_is_pinned():
+    assert webapp_settings.MIDDLEWARE == MIDDLEWARE
+
+
+def test_installed_apps_are_pinned():
+    assert webapp_settings.INSTALLED_APPS == INSTALLED_APPS
+
+
+def test_login_goes_through_the_throttle_first():
+    assert webapp_settings.AUTHENTICATION_BACKENDS == [
+        "webapp.security.LoginThrottleBackend",
+        "django.contrib.auth.backends.ModelBackend",
+    ]
+
+
+def test_rest_framework_is_the_shared_one_with_the_site_exception_handler():
+    assert webapp_settings.REST_FRAMEWORK == {
+        **core_settings.REST_FRAMEWORK,
+        "EXCEPTION_HANDLER": "webapp.site.errors.api_exception_handler",
+    }
+    # The override keeps the key's place: the dict reads the same as core's.
+    assert list(webapp_settings.REST_FRAMEWORK) == list(core_settings.REST_FRAMEWORK)
+
+
+def test_the_site_owns_error_views_and_template_context():
+    from webapp import urls
+
+    assert webapp_settings.CSRF_FAILURE_VIEW == "webapp.site.errors.csrf_failure"
+    assert webapp_settings.AXES_LOCKOUT_CALLABLE == "webapp.site.errors.lockout_response"
+    handlers = [urls.handler400, urls.handler403, urls.handler404, urls.handler500]
+    assert handlers == [f"webapp.site.errors.handler{code}" for code in (400, 403, 404, 500)]
+    processors = webapp_settings.TEMPLATES[0]["OPTIONS"]["context_processors"]
+    assert "webapp.site.context.versions" in processors
+    assert webapp_settings.TEMPLATES[0]["APP_DIRS"] is True
+
+
+def test_settings_are_composed_not_patched():
+    """Each setting is written once, in full: no list patched after the fact and no import
+    below the first setting, so reading the file top to bottom gives the final values."""
+    tree = ast.parse(SOURCE.read_text())
+    mutations = [
+        f"line {node.lineno}: {ast.unparse(node)}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in {"append", "extend", "insert", "remove", "pop", "update"}
+    ]
+    assert mutations == []
+    body = [node for node in tree.body if not isinstance(node, ast.Expr)]  # docstring
+    first_setting = next(i for i, node in enumerate(body) if not _is_import(node))
+    late_imports = [f"line {node.lineno}" for node in ast.walk(tree) if _is_import(node)]
+    top_imports = [f"line {node.lineno}" for node in body[:first_setting]]
+    assert late_imports == top_imports
+    assigned = [
+        target.id
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    ]
+    repeated = sorted({name for name in assigned if assigned.count(name) > 1})
+    assert repeated == []
+
+
+def _is_import(node: ast.AST) -> bool:
+    return isinstance(node, ast.Import | ast.ImportFrom)

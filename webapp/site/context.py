@@ -1,0 +1,15 @@
+"""Template context of every page: the versions shown in the base template's header."""
+
+from django.conf import settings
+from django.http import HttpRequest
+
+from webapp.reviews.context import assignment_of
+
+
+def versions(request: HttpRequest) -> dict:
+    """The running app version and variant, and the visitor's A/B group."""
+    return {
+        "APP_VERSION": settings.APP_VERSION,
+        "APP_VARIANT": settings.APP_VARIANT,
+        "EXPERIMENT_VARIANT": assignment_of(request).variant,
+    }
