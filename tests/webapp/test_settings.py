@@ -8,63 +8,57 @@ from core import settings as core_settings
 
 SOURCE = Path(webapp_settings.__file__)
 
-# Each position is load-bearing; the comment says what breaks if it moves.
+# Each position is load-bearing: (entry, what breaks if it moves).
 MIDDLEWARE = [
-    # First and last: Prometheus times the whole chain and counts every response.
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    # HTTPS redirect and security headers before anything else answers.
-    "django.middleware.security.SecurityMiddleware",
-    # Right after SecurityMiddleware: wraps everything below that may query the database,
-    # so a lost database is a 503, not a 500.
-    "webapp.site.errors.DatabaseUnavailableMiddleware",
-    # Static files are served before sessions, CSRF and experiments do any work.
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    # Needs the session.
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
-    # Outside the experiment middleware: counts its redirects too and reads the variant
-    # it set once the response is back.
-    "webapp.observability.RequestMetricsMiddleware",
-    "webapp.experiments.middleware.ExperimentMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
-    # django-axes requires to be last.
-    "axes.middleware.AxesMiddleware",
+    ("django_prometheus.middleware.PrometheusBeforeMiddleware", "first: times the whole chain"),
+    ("django.middleware.security.SecurityMiddleware", "HTTPS redirect before anything answers"),
+    (
+        "webapp.site.errors.DatabaseUnavailableMiddleware",
+        "right after SecurityMiddleware: wraps all that may query, a lost database is a 503",
+    ),
+    ("whitenoise.middleware.WhiteNoiseMiddleware", "static files before sessions and CSRF"),
+    ("django.contrib.sessions.middleware.SessionMiddleware", "before auth, which reads it"),
+    ("django.middleware.common.CommonMiddleware", "Django's documented place"),
+    ("django.middleware.csrf.CsrfViewMiddleware", "before any view that takes a form"),
+    ("django.contrib.auth.middleware.AuthenticationMiddleware", "after sessions"),
+    ("django.contrib.messages.middleware.MessageMiddleware", "after sessions and auth"),
+    ("django.middleware.clickjacking.XFrameOptionsMiddleware", "headers on every response"),
+    ("csp.middleware.CSPMiddleware", "headers on every response"),
+    (
+        "webapp.observability.RequestMetricsMiddleware",
+        "outside the experiment: counts its redirects, reads the variant it set",
+    ),
+    ("webapp.experiments.middleware.ExperimentMiddleware", "after auth and sessions"),
+    ("django_prometheus.middleware.PrometheusAfterMiddleware", "pairs with the first entry"),
+    ("axes.middleware.AxesMiddleware", "last, as django-axes requires"),
 ]
 
 INSTALLED_APPS = [
-    # The admin first, so that its templates override those of the apps below.
-    "django.contrib.admin",
-    "django.contrib.auth",
-    "django.contrib.contenttypes",
-    "django.contrib.sessions",
-    "django.contrib.messages",
-    "django.contrib.staticfiles",
-    "rest_framework",
-    "drf_spectacular",
-    "drf_spectacular_sidecar",
-    "django_prometheus",
-    # The site shell before the feature apps: its base and error templates cannot be
-    # shadowed by one of theirs.
-    "webapp.site",
-    "webapp.reviews",
-    "webapp.experiments",
-    "webapp.batch",
-    "webapp.canary",
-    "axes",
+    ("django.contrib.admin", "first: its templates override the apps' below"),
+    ("django.contrib.auth", "Django"),
+    ("django.contrib.contenttypes", "Django"),
+    ("django.contrib.sessions", "Django"),
+    ("django.contrib.messages", "Django"),
+    ("django.contrib.staticfiles", "Django"),
+    ("rest_framework", "the APIs"),
+    ("drf_spectacular", "the OpenAPI schema"),
+    ("drf_spectacular_sidecar", "the docs page's assets, served locally"),
+    ("django_prometheus", "/metrics"),
+    ("webapp.site", "before the features: none of them can shadow the shell's templates"),
+    ("webapp.reviews", "feature"),
+    ("webapp.experiments", "feature"),
+    ("webapp.batch", "feature"),
+    ("webapp.canary", "feature"),
+    ("axes", "sign-in throttling"),
 ]
 
 
 def test_middleware_order_is_pinned():
-    assert webapp_settings.MIDDLEWARE == MIDDLEWARE
+    assert [entry for entry, _why in MIDDLEWARE] == webapp_settings.MIDDLEWARE
 
 
 def test_installed_apps_are_pinned():
-    assert webapp_settings.INSTALLED_APPS == INSTALLED_APPS
+    assert [entry for entry, _why in INSTALLED_APPS] == webapp_settings.INSTALLED_APPS
 
 
 def test_login_goes_through_the_throttle_first():

@@ -14,6 +14,7 @@ in what they say:
 
 import logging
 import sys
+from collections.abc import Callable
 from html import escape
 
 from axes.helpers import get_cool_off
@@ -48,6 +49,7 @@ def page(
     Without a request no context processor runs, so the page cannot reach the database
     through one; the database-outage page relies on that.
     """
+    body: str
     try:
         body = render_to_string(
             "errors/error.html", {"title": title, "message": message}, request=request
@@ -113,7 +115,9 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 _LOCKOUT_TITLE = "Too many failed sign-in attempts"
 
 
-def lockout_response(request: HttpRequest, original_response=None, credentials=None):
+def lockout_response(
+    request: HttpRequest, original_response=None, credentials=None
+) -> HttpResponse:
     cool_off = get_cool_off(request)
     minutes = max(1, round(cool_off.total_seconds() / 60)) if cool_off else None
     wait = f"in {minutes} minutes" if minutes else "later"
@@ -177,7 +181,7 @@ got_request_exception.connect(_mark_outage, dispatch_uid="webapp.site.errors.mar
 class DatabaseUnavailableMiddleware:
     """Place right after SecurityMiddleware so that it wraps everything that may query."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
@@ -186,7 +190,7 @@ class DatabaseUnavailableMiddleware:
             return unavailable_response(request)
         return response
 
-    def process_exception(self, request: HttpRequest, exception: Exception):
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if is_database_outage(exception):
             logger.warning("database unavailable on %s: %s", request.path, exception)
             return unavailable_response(request)
