@@ -336,7 +336,7 @@ def test_app_versions_differ_only_in_version(docs):
         labels = deployment["spec"]["template"]["metadata"]["labels"]
         assert labels["app"] == "sentiment-app" and labels["version"] == version
     # v1 is scaled by its autoscaler, the canary v2 is one pod.
-    assert "replicas" not in v1["spec"] and v2["spec"].pop("replicas") == 1
+    assert "replicas" not in v1["spec"] and v2["spec"]["replicas"] == 1
     assert _normalized(v1) == _normalized(v2)
     model_labels = one(docs, "Deployment", "sentiment-model")["spec"]["template"]["metadata"]
     assert model_labels["labels"]["app"] == "sentiment-model" and model_labels["labels"]["version"]
