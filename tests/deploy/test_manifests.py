@@ -219,7 +219,7 @@ def test_authorization_policies_name_existing_identities(docs):
     for policy in by_kind(docs, "AuthorizationPolicy"):
         for rule in policy["spec"]["rules"]:
             for source in rule.get("from", []):
-                for principal in source["source"]["principals"]:
+                for principal in source["source"].get("principals", []):
                     ns, sa = PRINCIPAL.fullmatch(principal).groups()
                     assert ns == NS and sa in accounts, principal
     callers = one(docs, "AuthorizationPolicy", "sentiment-model-callers")["spec"]
