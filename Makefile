@@ -49,7 +49,14 @@ lint: $(VENV)/.dev
 deploy/tools/node_modules/.package-lock.json: deploy/tools/package-lock.json
 	npm ci --prefix deploy/tools --no-audit --no-fund --silent
 
-test: $(VENV)/.dev system-deps deploy/tools/node_modules/.package-lock.json
+# checkov pins its own dependency set (boto3, networkx, ...), so it lives in a venv of its own;
+# tests/deploy/test_checkov.py runs it on the rendered deploy/.
+.venv-checkov/.installed: requirements-checkov.txt
+	test -x .venv-checkov/bin/python || $(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/python -m pip install --quiet -r requirements-checkov.txt
+	touch $@
+
+test: $(VENV)/.dev system-deps deploy/tools/node_modules/.package-lock.json .venv-checkov/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

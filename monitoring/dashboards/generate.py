@@ -418,7 +418,7 @@ def service_health() -> dict:
             "metric in the cluster, Envoy's rate-limit counter on the local mesh.",
             [
                 target(
-                    'sum(rate(istio_requests_total{reporter="source", source_workload=~"istio-ingressgateway.*", response_code="429"}[$__rate_interval]))',
+                    'sum(rate(istio_requests_total{reporter="source", service="sentiment-ingressgateway", response_code="429"}[$__rate_interval]))',
                     "429 (Istio gateway)",
                 ),
                 target(

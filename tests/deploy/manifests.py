@@ -10,7 +10,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
-SCHEMAS = REPO.parent / "shared" / "schemas"
+# shared/schemas beside the checkout (a clone in /work/main, a worktree in /work/wt/<name>).
+SCHEMAS = next(
+    (p / "shared" / "schemas" for p in REPO.parents if (p / "shared" / "schemas").is_dir()),
+    REPO.parent / "shared" / "schemas",
+)
 VENV_BIN = Path(sys.executable).parent
 
 # The groups whose objects are custom resources (validated against the CRDs in SCHEMAS);

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from core.version import APP_VERSION
+from tests.deploy.fake_kube import as_secret_objects, create_secrets, fake_cluster
 from tests.deploy.manifests import (
     DEPLOY,
     REPO,
@@ -41,10 +42,11 @@ EXPECTED = {
     ("Service", "sentiment-postgres", NS),
     ("Service", "sentiment-redis", NS),
     ("ConfigMap", "dummy-config", NS),
-    ("Secret", "github-token", NS),
-    ("Secret", "sentiment-django", NS),
-    ("Secret", "sentiment-db", NS),
-    ("Secret", "sentiment-admin", NS),
+    ("HorizontalPodAutoscaler", "sentiment-app-v1", NS),
+    ("HorizontalPodAutoscaler", "sentiment-model", NS),
+    ("PodDisruptionBudget", "sentiment-app-v1", NS),
+    ("PodDisruptionBudget", "sentiment-model", NS),
+    ("NetworkPolicy", "default-deny", NS),
     ("Gateway", "sentiment-gateway", NS),
     ("VirtualService", "sentiment-vs", NS),
     ("VirtualService", "sentiment-prometheus-vs", NS),
@@ -54,6 +56,16 @@ EXPECTED = {
     ("PeerAuthentication", "sentiment-mtls", NS),
     ("AuthorizationPolicy", "sentiment-model-callers", NS),
 }
+
+
+@pytest.fixture(scope="module")
+def installed(docs, tmp_path_factory) -> list[dict]:
+    """The rendered objects plus the Secrets deploy/create-secrets.sh makes: what the
+    cluster holds after the documented install."""
+    state = fake_cluster(tmp_path_factory.mktemp("cluster"))
+    result = create_secrets(state)
+    assert result.returncode == 0, result.stderr
+    return [*docs, *as_secret_objects(state)]
 
 
 def key(doc: dict) -> tuple[str, str, str | None]:
@@ -90,7 +102,7 @@ def test_namespace_gets_istio_sidecars(docs):
 
 def test_config_map_consumed_by_every_application_pod(docs):
     config = one(docs, "ConfigMap", "dummy-config")["data"]
-    assert config == {"LOG_LEVEL": "debug", "APP_MODE": "prod"}
+    assert config == {"LOG_LEVEL": "info", "APP_MODE": "prod"}
     for name, template in pod_templates(docs):
         if name in {"sentiment-postgres", "sentiment-redis"}:
             continue
@@ -207,7 +219,7 @@ def test_authorization_policies_name_existing_identities(docs):
     for policy in by_kind(docs, "AuthorizationPolicy"):
         for rule in policy["spec"]["rules"]:
             for source in rule.get("from", []):
-                for principal in source["source"]["principals"]:
+                for principal in source["source"].get("principals", []):
                     ns, sa = PRINCIPAL.fullmatch(principal).groups()
                     assert ns == NS and sa in accounts, principal
     callers = one(docs, "AuthorizationPolicy", "sentiment-model-callers")["spec"]
@@ -226,8 +238,9 @@ def test_peer_authentication_is_strict_for_the_namespace(docs):
     assert peer["spec"] == {"mtls": {"mode": "STRICT"}}  # no selector: the whole namespace
 
 
-def test_every_reference_resolves(docs):
+def test_every_reference_resolves(installed):
     """ConfigMaps, Secrets and their keys, volumes: a typo here would leave a pod pending."""
+    docs = installed
     config_maps = {d["metadata"]["name"]: d.get("data", {}) for d in by_kind(docs, "ConfigMap")}
     secrets = {d["metadata"]["name"]: d.get("stringData", {}) for d in by_kind(docs, "Secret")}
     claims = {
@@ -250,9 +263,10 @@ def test_every_reference_resolves(docs):
                 assert mount["name"] in volumes.keys() | claims.get(name, set()), (name, mount)
 
 
-def test_secret_file_variables_point_into_mounted_secrets(docs):
+def test_secret_file_variables_point_into_mounted_secrets(installed):
     """DJANGO_SECRET_KEY_FILE, DATABASE_PASSWORD_FILE, MODEL_TOKEN_FILE: the file each names is
     a key of a Secret mounted in every container that gets the variable."""
+    docs = installed
     config_maps = {d["metadata"]["name"]: d.get("data", {}) for d in by_kind(docs, "ConfigMap")}
     secrets = {d["metadata"]["name"]: d.get("stringData", {}) for d in by_kind(docs, "Secret")}
     checked = 0
@@ -298,6 +312,7 @@ def test_services_select_pods_and_name_their_ports(docs):
 
 def _normalized(deployment: dict) -> dict:
     d = copy.deepcopy(deployment)
+    d["spec"].pop("replicas", None)
     version = d["metadata"]["labels"]["version"]
     d["metadata"]["name"] = "X"
     for labels in (
@@ -320,7 +335,8 @@ def test_app_versions_differ_only_in_version(docs):
     for deployment, version in ((v1, "v1"), (v2, "v2")):
         labels = deployment["spec"]["template"]["metadata"]["labels"]
         assert labels["app"] == "sentiment-app" and labels["version"] == version
-        assert deployment["spec"]["replicas"] == 1
+    # v1 is scaled by its autoscaler, the canary v2 is one pod.
+    assert "replicas" not in v1["spec"] and v2["spec"]["replicas"] == 1
     assert _normalized(v1) == _normalized(v2)
     model_labels = one(docs, "Deployment", "sentiment-model")["spec"]["template"]["metadata"]
     assert model_labels["labels"]["app"] == "sentiment-model" and model_labels["labels"]["version"]
@@ -339,16 +355,23 @@ def test_destination_rule_subsets_are_the_app_versions(docs):
     assert hosts == {rule["host"]}
 
 
-def test_gateway_serves_app_and_monitoring_hosts(docs):
+def test_gateway_serves_https_and_redirects_http(docs):
     gateway = one(docs, "Gateway", "sentiment-gateway")["spec"]
     assert gateway["selector"] == {"istio": "ingressgateway"}
-    (server,) = gateway["servers"]
-    assert server["port"]["number"] == 80 and server["port"]["protocol"] == "HTTP"
-    assert set(server["hosts"]) == {
-        "sentiment.local",
-        "prometheus.sentiment.local",
-        "grafana.sentiment.local",
+    servers = {s["port"]["name"]: s for s in gateway["servers"]}
+    assert {n: (s["port"]["number"], s["port"]["protocol"]) for n, s in servers.items()} == {
+        "http": (80, "HTTP"),
+        "https": (443, "HTTPS"),
     }
+    for server in servers.values():
+        assert set(server["hosts"]) == {
+            "sentiment.local",
+            "prometheus.sentiment.local",
+            "grafana.sentiment.local",
+        }
+    assert servers["http"]["tls"] == {"httpsRedirect": True}
+    tls = servers["https"]["tls"]
+    assert tls["mode"] == "SIMPLE" and tls["credentialName"] == "sentiment-tls"
 
 
 def test_monitoring_routes_come_from_the_one_targets_file(docs):
@@ -425,10 +448,11 @@ def _pod_environment(docs, template: dict, container: dict, root: Path) -> dict:
     return env
 
 
-def test_each_pods_configuration_is_accepted_by_django(docs, tmp_path):
+def test_each_pods_configuration_is_accepted_by_django(installed, tmp_path):
     """`manage.py check` under the exact environment each Django container gets (APP_MODE=prod,
-    secrets read from their mounted files): a setting the code refuses fails here, not in the
-    cluster."""
+    secrets read from their mounted files, as create-secrets.sh makes them): a setting the code
+    refuses fails here, not in the cluster."""
+    docs = installed
     runs = []
     for name, template in pod_templates(docs):
         if name in {"sentiment-postgres", "sentiment-redis", "sentiment-app-v2"}:
@@ -463,12 +487,36 @@ def test_sub_kustomizations_render_on_their_own(path):
     assert result.returncode == 0, result.stderr
 
 
-def test_cookies_are_usable_through_the_plain_http_gateway(docs, tmp_path):
-    """The gateway serves HTTP only, and browsers drop cookies marked Secure on http://
-    pages: without the session, CSRF and experiment cookies the admin cannot log in and the
-    mesh never sees a visitor's x-user-experiment cookie."""
+@pytest.mark.parametrize("overlay", ["", "demo"])
+def test_app_security_settings_follow_the_gateways_tls(overlay, installed, tmp_path):
+    """One setting, TLS_ENABLED, says whether the gateway serves HTTPS: Secure cookies and the
+    HTTPS redirect follow it (on with TLS, off on the demo's plain-HTTP gateway, where
+    browsers would drop Secure cookies and nobody could sign in)."""
+    from tests.deploy.manifests import kubectl
+
+    if overlay:
+        rendered = subprocess.run(
+            [kubectl(), "kustomize", str(DEPLOY / overlay)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        docs = [d for d in yaml.safe_load_all(rendered) if d]
+    else:
+        docs = installed
     gateway = one(docs, "Gateway", "sentiment-gateway")["spec"]
-    assert {s["port"]["protocol"] for s in gateway["servers"]} == {"HTTP"}
+    https = any(s["port"]["protocol"] == "HTTPS" for s in gateway["servers"])
+    redirect = all(
+        s.get("tls", {}).get("httpsRedirect")
+        for s in gateway["servers"]
+        if s["port"]["protocol"] == "HTTP"
+    )
+    config = one(docs, "ConfigMap", "sentiment-config")["data"]
+    assert config["TLS_ENABLED"] == ("true" if https else "false")
+    assert redirect == https
+    assert config["CSRF_TRUSTED_ORIGINS"] == ("https" if https else "http") + "://sentiment.local"
+    for config_map in by_kind(docs, "ConfigMap"):
+        assert not {"SECURE_SSL_REDIRECT", "SECURE_COOKIES"} & set(config_map.get("data", {}))
     template = one(docs, "Deployment", "sentiment-app-v1")["spec"]["template"]
     (container,) = template["spec"]["containers"]
     env = _pod_environment(docs, template, container, tmp_path / "pod")
@@ -488,4 +536,4 @@ def test_cookies_are_usable_through_the_plain_http_gateway(docs, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     flags = json.loads(result.stdout.strip().splitlines()[-1])
-    assert flags == dict.fromkeys(flags, False)
+    assert flags == dict.fromkeys(flags, https)
