@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from core.env import env_float, env_int, env_str
+from core.env import env_float, env_int, env_optional_int, env_str
 from core.settings import *  # noqa: F403
-from core.settings import SESSION_COOKIE_SECURE, VAR_DIR
+from core.settings import TLS_ENABLED, VAR_DIR
 
 ROOT_URLCONF = "webapp.urls"
 WSGI_APPLICATION = "webapp.wsgi.application"
@@ -108,9 +108,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Review analysis, feedback, batch jobs and versions of the Sentiment web app.",
 }
 CSRF_COOKIE_HTTPONLY = False  # the page's script reads it to call the API
-# Follows SECURE_COOKIES like the session cookie: behind a plain-HTTP gateway browsers drop
-# Secure cookies, and the mesh routes on this one.
-VISITOR_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Secure like the session cookie (TLS_ENABLED in core/settings.py).
+VISITOR_COOKIE_SECURE = TLS_ENABLED
 
 
 # --- Background work (Celery) --------------------------------------------------------------
@@ -216,9 +215,9 @@ AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False  # lockouts are still logged as warnings
 AXES_CLIENT_IP_CALLABLE = "webapp.security.client_ip"
 AXES_LOCKOUT_CALLABLE = "webapp.security.lockout_response"
-# Proxies in front of the app that append the caller's address to X-Forwarded-For (the
-# mesh ingress gateway: 1). 0 trusts no header and uses the socket's address.
-TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+# The mesh gateway's numTrustedProxies (0 when it sees clients directly); unset without a
+# gateway, trusting no header. Exact meaning: webapp.security.client_ip.
+TRUSTED_PROXY_COUNT = env_optional_int("TRUSTED_PROXY_COUNT")
 
 # Cookies and headers beyond the shared ones in core/settings.py.
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 60 * 60)  # an admin working day
