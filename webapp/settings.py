@@ -75,9 +75,10 @@ STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    # Hashed names, cached as immutable (core/static_storage.py); needs collectstatic.
+    "staticfiles": {"BACKEND": "core.static_storage.HashedStaticStorage"},
 }
-# Without collectstatic (make run), serve static files straight from the apps.
+# A file not collected yet is still served, from the apps, under its plain name.
 WHITENOISE_USE_FINDERS = True
 
 AUTH_PASSWORD_VALIDATORS = [
