@@ -8,6 +8,7 @@
   var rateLimit = window.SentimentRateLimit;
   if (!form || !rateLimit || !window.fetch || !window.FormData || !window.DOMParser) return;
   var button = form.querySelector("button[type=submit]");
+  var fileInput = form.querySelector("input[type=file]");
   var status = document.getElementById("batch-upload-status");
   var OFFLINE = "The server could not be reached. Check your connection and try again.";
   var FAILED = "The file could not be uploaded. Please try again.";
@@ -17,11 +18,23 @@
     status.hidden = !text;
   }
 
-  // The error the server rendered into the form page it answered with.
-  function errorIn(html) {
-    var page = new DOMParser().parseFromString(html, "text/html");
-    var error = page.getElementById("batch-error");
-    return error ? error.textContent.trim() : "";
+  // The error the server rendered into the form page it answered with, put where the
+  // plain form shows it (above the form, described by the file field).
+  function showServerError(html) {
+    var error = new DOMParser().parseFromString(html, "text/html").getElementById("batch-error");
+    if (!error) {
+      showStatus(FAILED);
+      return;
+    }
+    var node = document.importNode(error, true);
+    var current = document.getElementById("batch-error");
+    if (current) {
+      current.replaceWith(node);
+    } else {
+      form.parentNode.insertBefore(node, form);
+    }
+    fileInput.setAttribute("aria-describedby", "batch-error");
+    fileInput.setAttribute("aria-invalid", "true");
   }
 
   form.addEventListener("submit", function (event) {
@@ -39,9 +52,7 @@
           window.location.assign(response.url);
           return;
         }
-        return response.text().then(function (html) {
-          showStatus(errorIn(html) || FAILED);
-        });
+        return response.text().then(showServerError);
       })
       .catch(function () {
         showStatus(OFFLINE);
