@@ -90,7 +90,7 @@ def test_namespace_gets_istio_sidecars(docs):
 
 def test_config_map_consumed_by_every_application_pod(docs):
     config = one(docs, "ConfigMap", "dummy-config")["data"]
-    assert config == {"LOG_LEVEL": "debug", "APP_MODE": "prod"}
+    assert config == {"LOG_LEVEL": "info", "APP_MODE": "prod"}
     for name, template in pod_templates(docs):
         if name in {"sentiment-postgres", "sentiment-redis"}:
             continue
