@@ -18,7 +18,7 @@ import yaml
 
 from core.known_secrets import is_known_secret
 from tests.security.test_secrets import repository_files
-from tests.support.servers import REPO, VENV_BIN, free_port
+from tests.support.servers import REPO, VENV_BIN, start_server
 
 # Keys of a Secret that name someone rather than prove who they are.
 NOT_SECRET_KEYS = {"username", "user", "email"}
@@ -238,25 +238,14 @@ def test_the_server_stops_with_the_reason_in_its_log(tmp_path, service):
     """gunicorn in production mode with the placeholder key from a mounted file (as the
     cluster mounts it) exits instead of serving; its log names the setting, not the value."""
     value = value_at(DJANGO_KEY)
-    port = free_port()
-    env = prod_env(tmp_path, service, PORT=str(port), BIND_HOST="127.0.0.1", GUNICORN_WORKERS="1")
+    env = prod_env(tmp_path, service)
     supply(env, "DJANGO_SECRET_KEY", value, "file", tmp_path)
-    log = tmp_path / "server.log"
-    with log.open("wb") as handle:
-        proc = subprocess.Popen(
-            [str(VENV_BIN / "gunicorn"), "-c", "core/gunicorn_conf.py", f"{service}.wsgi"],
-            cwd=REPO,
-            env=env,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            code = proc.wait(timeout=90)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    output = log.read_text(errors="replace")
+    server = start_server(service, tmp_path, env, ready_path="")
+    try:
+        code = server.proc.wait(timeout=90)
+    finally:
+        server.stop()
+    output = server.logs()
     assert code != 0, output[-2000:]
     assert "refuses DJANGO_SECRET_KEY" in output
     assert value not in output

@@ -11,13 +11,11 @@ import http.server
 import json
 import subprocess
 import threading
-import time
 
 import pytest
-import requests
 import yaml
 
-from tests.support.servers import VENV_BIN, free_port
+from tests.support.servers import VENV_BIN, free_port, wait_for
 from webapp.client_address import forwarded_client
 
 pytestmark = pytest.mark.slow
@@ -151,16 +149,7 @@ def chains(tmp_path_factory):
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, f"envoy exited:\n{log.read_text()[-3000:]}"
-            try:
-                if requests.get(f"http://127.0.0.1:{admin}/ready", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline, "envoy did not become ready"
-            time.sleep(0.1)
+        wait_for(f"http://127.0.0.1:{admin}/ready", timeout=30, proc=proc)
         yield entry
     finally:
         proc.terminate()
