@@ -20,8 +20,9 @@ COPY manage.py ./
 COPY core core
 COPY modelsvc modelsvc
 COPY webapp webapp
-# Static files collected for whitenoise, and the default model trained from the shipped
-# corpus, so a pod needs neither a build step nor a download to serve.
+# Static files collected under hashed names (whitenoise serves them as immutable), and the
+# default model trained from the shipped corpus, so a pod needs neither a build step nor a
+# download to serve.
 RUN DJANGO_SETTINGS_MODULE=webapp.settings VAR_DIR=/app/var \
         python manage.py collectstatic --noinput \
     && DJANGO_SETTINGS_MODULE=modelsvc.settings VAR_DIR=/tmp/build \

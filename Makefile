@@ -20,10 +20,12 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-# Database schema (SQLite under var/ unless DATABASE_URL says otherwise) and the default model.
+# Database schema (SQLite under var/ unless DATABASE_URL says otherwise), static files under
+# hashed names (var/static) and the default model.
 prepare: $(VENV)/.runtime
 	mkdir -p var/static
 	DJANGO_SETTINGS_MODULE=webapp.settings $(PY) manage.py migrate --noinput
+	DJANGO_SETTINGS_MODULE=webapp.settings $(PY) manage.py collectstatic --noinput -v 0
 	$(MAKE) --no-print-directory model
 
 model: $(VENV)/.runtime

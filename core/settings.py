@@ -10,6 +10,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from core.env import env_bool, env_int, env_list, env_secret, env_str
+from core.known_secrets import DEV_SECRET_KEY, refuse_known_secrets
 from core.version import APP_VERSION
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -21,9 +22,8 @@ if APP_MODE not in {"dev", "prod", "test"}:
     raise ImproperlyConfigured(f"APP_MODE must be dev, prod or test, got {APP_MODE!r}")
 PRODUCTION = APP_MODE == "prod"
 
-_INSECURE_KEY = "django-insecure-sentiment-dev-key-do-not-use-in-production"
-SECRET_KEY = env_secret("DJANGO_SECRET_KEY", _INSECURE_KEY)
-if PRODUCTION and (SECRET_KEY == _INSECURE_KEY or len(SECRET_KEY) < 32):
+SECRET_KEY = env_secret("DJANGO_SECRET_KEY", DEV_SECRET_KEY)
+if PRODUCTION and (SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 32):
     raise ImproperlyConfigured(
         "APP_MODE=prod needs DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE) of 32+ characters"
     )
@@ -46,8 +46,20 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
     }
+_DB_AUTH_SETTING = "DATABASE_URL"
 if env_str("DATABASE_PASSWORD_FILE") or env_str("DATABASE_PASSWORD"):
     DATABASES["default"]["PASSWORD"] = env_secret("DATABASE_PASSWORD")
+    _DB_AUTH_SETTING = "DATABASE_PASSWORD"
+if PRODUCTION:
+    # Before anything serves or writes: a pod with a published secret never becomes ready.
+    refuse_known_secrets(
+        {
+            "DJANGO_SECRET_KEY": SECRET_KEY,
+            _DB_AUTH_SETTING: DATABASES["default"].get("PASSWORD") or "",
+            # Read by `createsuperuser --noinput` (the migration Job's admin user).
+            "DJANGO_SUPERUSER_PASSWORD": env_secret("DJANGO_SUPERUSER_PASSWORD"),
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"
@@ -101,18 +113,23 @@ LOGGING = {
     },
 }
 
-# TLS ends at the mesh gateway; the gateway sets X-Forwarded-Proto.
+# TLS ends at the mesh gateway, which sets X-Forwarded-Proto. TLS_ENABLED is the one switch
+# for what depends on it: plain HTTP redirects to HTTPS (probes and metrics excepted),
+# cookies are Secure (session, CSRF, visitor) and HSTS is sent. Off in dev; on by default
+# in prod, where a gateway without TLS must say TLS_ENABLED=false (browsers drop Secure
+# cookies over plain HTTP, and the mesh routes on one).
+TLS_ENABLED = env_bool("TLS_ENABLED", PRODUCTION)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PRODUCTION)
+SECURE_SSL_REDIRECT = TLS_ENABLED
 SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics$", r"^v2/health/"]
-SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if PRODUCTION else 0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
-SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", PRODUCTION)
+SECURE_HSTS_SECONDS = 31_536_000 if TLS_ENABLED else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = TLS_ENABLED
+SECURE_HSTS_PRELOAD = TLS_ENABLED
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", PRODUCTION)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_SECURE = TLS_ENABLED
+CSRF_COOKIE_SECURE = TLS_ENABLED
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])

@@ -18,7 +18,9 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from django.conf import settings
 
+from core.known_secrets import is_known_secret
 from modelsvc.config import ModelConfig
 
 logger = logging.getLogger(__name__)
@@ -65,9 +67,12 @@ def _read_token(config: ModelConfig) -> str:
     if not config.token_file:
         return ""
     try:
-        return Path(config.token_file).read_text(encoding="utf-8").strip()
+        token = Path(config.token_file).read_text(encoding="utf-8").strip()
     except OSError as exc:
         raise ArtifactError("token", f"MODEL_TOKEN_FILE cannot be read: {exc.strerror}") from None
+    if settings.PRODUCTION and is_known_secret(token):
+        raise ArtifactError("token", "APP_MODE=prod refuses MODEL_TOKEN_FILE: a placeholder")
+    return token
 
 
 def _download(config: ModelConfig, target: Path) -> str:

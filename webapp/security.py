@@ -6,11 +6,11 @@ out for ``AXES_COOLOFF_TIME`` and the login answers 429 with a page saying when 
 (``webapp.site.errors.lockout_response``).
 """
 
-import ipaddress
-
 from axes.backends import AxesStandaloneBackend
 from django.conf import settings
 from django.http import HttpRequest
+
+from webapp.client_address import forwarded_client
 
 
 class LoginThrottleBackend(AxesStandaloneBackend):
@@ -27,19 +27,21 @@ class LoginThrottleBackend(AxesStandaloneBackend):
 
 
 def client_ip(request: HttpRequest) -> str:
-    """The client's address: REMOTE_ADDR, or, behind ``TRUSTED_PROXY_COUNT`` proxies that
-    each append to X-Forwarded-For (the mesh gateway), the entry the first of them added.
-    Entries further left are written by the client and could be forged."""
-    remote = request.META.get("REMOTE_ADDR", "")
-    hops = settings.TRUSTED_PROXY_COUNT
-    if hops <= 0:
-        return remote
-    chain = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-    chain = [part for part in chain if part]
-    if len(chain) < hops:
-        return remote
-    candidate = chain[-hops]
-    try:
-        return str(ipaddress.ip_address(candidate))
-    except ValueError:
-        return remote
+    """The client's address, with ``TRUSTED_PROXY_COUNT`` meaning exactly the mesh gateway's
+    ``numTrustedProxies`` (Envoy's ``xff_num_trusted_hops``); give both the same value.
+
+    - unset: no gateway in front (``make run``): the socket's peer, X-Forwarded-For ignored.
+    - ``0``: the gateway sees the client directly (``externalTrafficPolicy: Local``). It
+      appends the client's address: X-Forwarded-For ``..., client``.
+    - ``1``: one L7 load balancer in front of the gateway, which appends the client and the
+      gateway appends the balancer: ``..., client, lb``.
+    - ``2``: two L7 proxies: ``..., client, lb1, lb2``.
+
+    So the client is the (N+1)-th entry from the right; anything further left was sent by
+    the client and is never used. See webapp/client_address.py.
+    """
+    return forwarded_client(
+        request.META.get("REMOTE_ADDR", ""),
+        request.META.get("HTTP_X_FORWARDED_FOR", ""),
+        settings.TRUSTED_PROXY_COUNT,
+    )

@@ -5,9 +5,9 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from core.env import env_float, env_int, env_str
+from core.env import env_float, env_int, env_optional_int, env_str
 from core.settings import *  # noqa: F403
-from core.settings import REST_FRAMEWORK, SESSION_COOKIE_SECURE, VAR_DIR
+from core.settings import REST_FRAMEWORK, TLS_ENABLED, VAR_DIR
 
 ROOT_URLCONF = "webapp.urls"
 WSGI_APPLICATION = "webapp.wsgi.application"
@@ -85,9 +85,10 @@ STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    # Hashed names, cached as immutable (core/static_storage.py); needs collectstatic.
+    "staticfiles": {"BACKEND": "core.static_storage.HashedStaticStorage"},
 }
-# Without collectstatic (make run), serve static files straight from the apps.
+# A file not collected yet is still served, from the apps, under its plain name.
 WHITENOISE_USE_FINDERS = True
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -124,9 +125,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Review analysis, feedback, batch jobs and versions of the Sentiment web app.",
 }
 CSRF_COOKIE_HTTPONLY = False  # the page's script reads it to call the API
-# Follows SECURE_COOKIES like the session cookie: behind a plain-HTTP gateway browsers drop
-# Secure cookies, and the mesh routes on this one.
-VISITOR_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Secure like the session cookie (TLS_ENABLED in core/settings.py).
+VISITOR_COOKIE_SECURE = TLS_ENABLED
 
 
 # --- Background work (Celery) --------------------------------------------------------------
@@ -218,9 +218,9 @@ AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False  # lockouts are still logged as warnings
 AXES_CLIENT_IP_CALLABLE = "webapp.security.client_ip"
 AXES_LOCKOUT_CALLABLE = "webapp.site.errors.lockout_response"
-# Proxies in front of the app that append the caller's address to X-Forwarded-For (the
-# mesh ingress gateway: 1). 0 trusts no header and uses the socket's address.
-TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+# The mesh gateway's numTrustedProxies (0 when it sees clients directly); unset without a
+# gateway, trusting no header. Exact meaning: webapp.security.client_ip.
+TRUSTED_PROXY_COUNT = env_optional_int("TRUSTED_PROXY_COUNT")
 
 # Cookies and headers beyond the shared ones in core/settings.py.
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 60 * 60)  # an admin working day

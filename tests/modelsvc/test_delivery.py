@@ -246,3 +246,20 @@ def test_the_token_is_never_sent_in_clear_text_over_the_network(tmp_path):
     )
     with pytest.raises(delivery.ArtifactError, match="https"):
         delivery.fetch_artifact(config)
+
+
+def test_production_refuses_the_published_placeholder_token(release, artifact, tmp_path, settings):
+    """The repository's placeholder github token is never sent in production mode."""
+    from core.known_secrets import PUBLISHED_VALUES
+
+    settings.PRODUCTION = True
+    (placeholder,) = [value for value in PUBLISHED_VALUES if value.endswith("github-token")]
+    config = config_for(release, tmp_path, sha256=artifact[1])
+    Path(config.token_file).write_text(placeholder + "\n")
+    with pytest.raises(delivery.ArtifactError, match="refuses MODEL_TOKEN_FILE") as refused:
+        delivery.fetch_artifact(config)
+    assert placeholder not in str(refused.value)
+    assert release.requests == []
+    settings.PRODUCTION = False  # the same token outside production mode is sent
+    delivery.fetch_artifact(config)
+    assert release.requests[0]["auth"] == f"Bearer {placeholder}"

@@ -116,7 +116,7 @@ def test_the_lockout_ends_after_the_cool_off(webapp):
     assert login(webapp, "patient", PASSWORD).status_code == 302
 
 
-@override_settings(TRUSTED_PROXY_COUNT=1)
+@override_settings(TRUSTED_PROXY_COUNT=0)
 def test_behind_the_gateway_the_address_it_appended_counts():
     request = RequestFactory().get(
         "/admin/login/",

@@ -115,4 +115,4 @@ def test_the_web_app_counts_sign_in_failures_per_real_client(docs):
     would share one address and anyone could lock an admin account for everybody."""
     templates = pod_templates(docs)
     for name in ("sentiment-app-v1", "sentiment-app-v2"):
-        assert container_env(docs, templates[name]).get("TRUSTED_PROXY_COUNT") == "1", name
+        assert container_env(docs, templates[name]).get("TRUSTED_PROXY_COUNT") == "0", name

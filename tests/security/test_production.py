@@ -37,8 +37,7 @@ def test_the_deployment_checklist_passes(service, tmp_path):
         "DJANGO_SETTINGS_MODULE": f"{service}.settings",
         "VAR_DIR": str(tmp_path),
     }
-    env.pop("SECURE_SSL_REDIRECT", None)
-    env.pop("SECURE_HSTS_SECONDS", None)
+    env.pop("TLS_ENABLED", None)
     result = subprocess.run(
         [str(VENV_BIN / "python"), "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=REPO,
@@ -86,8 +85,8 @@ def has(attribute: str, line: str) -> bool:
     return re.search(rf";\s*{attribute}(;|$)", line, re.IGNORECASE) is not None
 
 
-@pytest.mark.django_db(transaction=True)
-def test_production_cookies_are_secure_httponly_and_samesite(production_webapp):
+def everyone_a() -> None:
+    """The experiment runs with everyone in A: this (v1) app serves the page, no redirect."""
     from django.utils import timezone
 
     from webapp.experiments.models import Experiment
@@ -97,12 +96,16 @@ def test_production_cookies_are_secure_httponly_and_samesite(production_webapp):
         defaults={
             "status": "running",
             "steers_routing": True,
-            # Everyone A: the page is served by this (v1) app, not a redirect to v2.
             "weight": 0.0,
             "started_at": timezone.now(),
             "phase_started_at": timezone.now(),
         },
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_production_cookies_are_secure_httponly_and_samesite(production_webapp):
+    everyone_a()
     page = via_gateway(production_webapp, "/", headers={"Accept": "text/html"})
     assert page.status_code == 200, page.text[:300]
     cookies = set_cookies(page)
@@ -168,6 +171,40 @@ def test_plain_http_is_sent_to_https_but_probes_are_not(production_webapp):
         production_webapp.url + "/health/live", headers={"Host": "localhost"}, timeout=10
     )
     assert probe.status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_tls_nothing_asks_for_https(shared_db, tmp_path):
+    """TLS_ENABLED=false (a plain-HTTP gateway): no redirect, no Secure cookie, no HSTS, so
+    that browsers keep the cookies the admin and the mesh's routing need."""
+    everyone_a()
+    env = {**production_env(), "TLS_ENABLED": "false"}
+    server = start_webapp(tmp_path, f"http://127.0.0.1:{free_port()}", env, ready_path="")
+    try:
+        wait_until(
+            lambda: (
+                requests.get(
+                    server.url + "/health/live", headers={"Host": "localhost"}, timeout=2
+                ).ok
+            ),
+            60,
+            what="web app without TLS alive",
+        )
+        page = requests.get(
+            server.url + "/",
+            headers={"Host": HOST, "Accept": "text/html"},
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert page.status_code == 200, page.text[:300]
+        cookies = set_cookies(page)
+        assert {"sentiment_visitor", "x-user-experiment", "csrftoken"} <= set(cookies)
+        for name, line in cookies.items():
+            assert not has("Secure", line), f"{name} cookie is Secure: {line}"
+            assert has("SameSite=Lax", line), line
+        assert "Strict-Transport-Security" not in page.headers
+    finally:
+        server.stop()
 
 
 @pytest.mark.django_db(transaction=True)

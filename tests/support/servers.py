@@ -1,10 +1,13 @@
 """Real servers for tests: gunicorn subprocesses on loopback, started and stopped by fixtures."""
 
+import atexit
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +54,33 @@ def wait_for(url: str, timeout: float = 60.0, status: int = 200, proc=None) -> N
             last = type(exc).__name__
         time.sleep(0.1)
     raise TimeoutError(f"{url} did not answer {status} within {timeout}s (last: {last})")
+
+
+_static_root: Path | None = None
+
+
+def collected_static() -> Path:
+    """A STATIC_ROOT filled by collectstatic, once per test session: web app servers link
+    hashed static names and serve them as immutable, as the image does."""
+    global _static_root
+    if _static_root is None:
+        root = Path(tempfile.mkdtemp(prefix="sentiment-static-"))
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "webapp.settings",
+            "APP_MODE": "test",
+            "STATIC_ROOT": str(root),
+        }
+        subprocess.run(
+            [str(VENV_BIN / "python"), "manage.py", "collectstatic", "--noinput", "-v", "0"],
+            cwd=REPO,
+            env=env,
+            check=True,
+            timeout=300,
+        )
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
+        _static_root = root
+    return _static_root
 
 
 @dataclass
@@ -101,6 +131,7 @@ def start_server(
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_dir / f"metrics-{service}-{port}"),
         "VAR_DIR": str(tmp_dir / "var"),
         "APP_MODE": "test",
+        **({"STATIC_ROOT": str(collected_static())} if service == "webapp" else {}),
         **(env or {}),
     }
     handle = log.open("ab")

@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from core.errors import ApiError
 from core.schema import errors
+from webapp.readiness import pending_migrations
 from webapp.reviews import client, services
 from webapp.reviews import serializers as s
 from webapp.reviews.context import assignment_of, request_id_of
@@ -126,11 +127,20 @@ class LiveView(APIView):
 class ReadyView(APIView):
     @extend_schema(responses={200: s.HealthResponse, **errors(503)}, summary="Readiness")
     def get(self, request):
-        # Only the database: without the model service the page still works (degraded).
+        # Only the database and its schema: without the model service the page still works
+        # (degraded); with an old schema new code would fail (webapp/readiness.py).
         try:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT 1")
                 cursor.fetchone()
+            pending = pending_migrations()
         except DatabaseError:
             raise ApiError("database_unavailable", "The database cannot be reached.", 503) from None
+        if pending:
+            raise ApiError(
+                "migrations_pending",
+                f"The database schema is behind this code: {len(pending)} migration(s) not "
+                f"applied ({', '.join(pending[:5])}).",
+                503,
+            )
         return Response({"status": "ready"})

@@ -151,8 +151,55 @@ def test_a_rate_limited_poll_waits_as_the_gateway_says(chromium, web):
 
     (polls, shown), errors = chromium.submit(watch).result(timeout=60)
 
-    assert "too often" in shown
+    assert shown == "Too many requests, try again in 2 s."
     assert len(polls) >= 3
     assert polls[1] - polls[0] >= 1.9  # Retry-After: 2, not the page's 0.2 s interval
     assert polls[2] - polls[1] >= 0.9  # x-ratelimit-reset: 1
     assert all("status of 429" in error for error in errors)
+
+
+def test_a_rate_limited_upload_says_when_beside_the_button(chromium, web, tmp_path):
+    reviews = tmp_path / "reviews.tsv"
+    reviews.write_text("Review\tLiked\nLovely soup.\t1\nCold fries.\t0\n")
+
+    def upload(page):
+        page.route(
+            f"{web.url}/batch",
+            lambda route: (
+                route.fulfill(
+                    status=429,
+                    headers={"Retry-After": "9", "Content-Type": "application/json"},
+                    body='{"error": {"code": "rate_limited", "message": "Too many requests"}}',
+                )
+                if route.request.method == "POST"
+                else route.continue_()
+            ),
+        )
+        page.goto(f"{web.url}/batch")
+        page.set_input_files("#batch-file", str(reviews))
+        page.click("button[type=submit]")
+        status = page.locator("#batch-upload-status")
+        status.wait_for(state="visible")
+        shown = {
+            "text": status.inner_text(),
+            "beside_button": page.evaluate(
+                "document.getElementById('batch-upload-status').parentElement"
+                ".contains(document.querySelector('#batch-form button[type=submit]'))"
+            ),
+            "url": page.url,
+        }
+        # Let it through: the job page it redirects to is shown, as without the script.
+        page.unroute(f"{web.url}/batch")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{web.url}/batch/*")
+        shown["status"] = page.text_content("#batch-status")
+        return shown
+
+    shown, errors = chromium.submit(upload).result(timeout=120)
+
+    assert shown["text"] == "Too many requests, try again in 9 s."
+    assert shown["beside_button"]
+    assert shown["url"] == f"{web.url}/batch"
+    assert shown["status"] in {"Queued", "Running", "Done"}
+    assert all("status of 429" in error for error in errors), errors
+    assert BatchJob.objects.count() == 1

@@ -12,9 +12,8 @@
   // requests, and a 429 waits for the gateway instead of adding to it.
   // The page may set another interval (data-poll-seconds, from BATCH_POLL_SECONDS).
   var POLL_SECONDS = 8;
-  // Without a hint from the gateway, wait for its bucket to refill (once a minute).
-  var RATE_LIMITED_SECONDS = 60;
-  var RATE_LIMITED = "Checking for progress too often; the page updates again in a moment.";
+  var rateLimit = window.SentimentRateLimit;
+  if (!rateLimit || !window.fetch) return;
 
   var url = root.getAttribute("data-api-url");
   var interval = 1000 * (parseFloat(root.getAttribute("data-poll-seconds")) || POLL_SECONDS);
@@ -39,27 +38,14 @@
     showNotice(job.notice);
   }
 
-  // Seconds until the gateway lets the next request through: Retry-After (seconds or a
-  // date), else the x-ratelimit-reset of its rate limit headers.
-  function waitSeconds(response) {
-    var retryAfter = response.headers.get("Retry-After");
-    if (retryAfter) {
-      var seconds = /^\d+$/.test(retryAfter.trim())
-        ? Number(retryAfter)
-        : (Date.parse(retryAfter) - Date.now()) / 1000;
-      if (seconds >= 0) return seconds;
-    }
-    var reset = parseFloat(response.headers.get("x-ratelimit-reset"));
-    return reset >= 0 ? reset : RATE_LIMITED_SECONDS;
-  }
-
   function poll() {
     fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
       .then(function (response) {
         if (response.status === 429) {
-          showNotice(RATE_LIMITED);
           // At least one interval, so a "0" hint cannot turn into a burst of retries.
-          window.setTimeout(poll, Math.max(1000 * waitSeconds(response), interval));
+          var wait = Math.max(rateLimit.waitSeconds(response), interval / 1000);
+          showNotice(rateLimit.message(wait));
+          window.setTimeout(poll, 1000 * wait);
           return;
         }
         if (!response.ok) throw new Error("HTTP " + response.status);

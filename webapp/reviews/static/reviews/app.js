@@ -5,7 +5,8 @@
 
   var form = document.getElementById("review-form");
   var template = document.getElementById("result-template");
-  if (!form || !template || !window.fetch || !("content" in template)) {
+  var rateLimit = window.SentimentRateLimit;
+  if (!form || !template || !window.fetch || !("content" in template) || !rateLimit) {
     return;
   }
   var textarea = form.querySelector("textarea[name=review]");
@@ -35,9 +36,10 @@
       },
       body: JSON.stringify(payload),
     }).then(function (response) {
+      var answer = { status: response.status, data: null, response: response };
       return response.json().then(
-        function (data) { return { status: response.status, data: data }; },
-        function () { return { status: response.status, data: null }; }
+        function (data) { answer.data = data; return answer; },
+        function () { return answer; }
       );
     });
   }
@@ -116,7 +118,7 @@
           setStatus(MODEL_DOWN, true);
         } else if (answer.status === 429) {
           // The gateway's rate limit: nothing is wrong with the review itself.
-          setStatus("Too many requests — please wait a moment and try again.", true);
+          setStatus(rateLimit.message(rateLimit.waitSeconds(answer.response)), true);
         } else if (answer.status >= 400 && answer.status < 500) {
           setStatus("");
           showFieldError(errorMessage(answer.data, "This review cannot be analyzed."));
@@ -133,6 +135,13 @@
         form.removeAttribute("aria-busy");
       });
   });
+
+  // The feedback form's own status line, beside its buttons.
+  function setFeedbackStatus(feedbackForm, text) {
+    var line = feedbackForm.querySelector("[data-feedback-status]");
+    line.textContent = text;
+    line.hidden = !text;
+  }
 
   function feedbackDone(card, text) {
     var feedbackForm = card.querySelector("form[data-feedback]");
@@ -155,9 +164,13 @@
     var correct = event.submitter.value === "true";
     var buttons = feedbackForm.querySelectorAll("button");
     buttons.forEach(function (button) { button.disabled = true; });
+    setFeedbackStatus(feedbackForm, "");
     postJSON(form.dataset.feedbackApi, { prediction_id: card.dataset.predictionId, correct: correct })
       .then(function (answer) {
-        if (answer.status === 201) {
+        if (answer.status === 429) {
+          setFeedbackStatus(feedbackForm, rateLimit.message(rateLimit.waitSeconds(answer.response)));
+          buttons.forEach(function (button) { button.disabled = false; });
+        } else if (answer.status === 201) {
           feedbackDone(card, "Thanks! You said this result was " + (correct ? "correct" : "wrong") + ".");
         } else if (answer.status === 409) {
           feedbackDone(card, "Thanks! Feedback on this result was already recorded.");
