@@ -567,11 +567,17 @@ def _destination_keys(vs: Mapping) -> set[str]:
 
 
 def virtual_hosts(
-    docs: list[dict], server: Mapping, clusters: Mapping[str, str], extra_domains: Iterable[str]
+    docs: list[dict],
+    server: Mapping,
+    clusters: Mapping[str, str],
+    extra_domains: Iterable[str],
+    https_redirect: bool = True,
 ) -> list[dict]:
     """One virtual host per VirtualService host on this server, named "<host>:<server port>"
     as istiod names them. sentiment-vs is always translated; another VirtualService bound to
-    the gateway (Prometheus, Grafana) only when its destinations were given addresses."""
+    the gateway (Prometheus, Grafana) only when its destinations were given addresses. An
+    httpsRedirect server's hosts require TLS (a 301 to https://host/), unless https_redirect
+    is False."""
     port, hosts = int(server["port"]["number"]), list(server["hosts"])
     result = []
     for vs in _bound_virtual_services(docs):
@@ -587,7 +593,7 @@ def virtual_hosts(
                 for domain in extra_domains:
                     domains += [d for d in (domain, f"{domain}:*") if d not in domains]
             vhost = {"name": f"{host}:{port}", "domains": domains, "routes": vs_routes}
-            if (server.get("tls") or {}).get("httpsRedirect"):
+            if https_redirect and (server.get("tls") or {}).get("httpsRedirect"):
                 vhost["require_tls"] = "ALL"
             result.append(copy.deepcopy(vhost))
     return result
@@ -601,13 +607,23 @@ def _route_config_name(server: Mapping) -> str:
     return f"https.{port['number']}.{port['name']}.{GATEWAY}"
 
 
-def _tls_transport_socket(tls: Tls) -> dict:
+# Istio's ServerTLSSettings.TLSProtocol -> Envoy's TlsParameters.TlsProtocol.
+_TLS_VERSIONS = {f"TLSV1_{n}": f"TLSv1_{n}" for n in range(4)}
+
+
+def _tls_transport_socket(tls: Tls, server_tls: Mapping) -> dict:
+    params = {}
+    if "minProtocolVersion" in server_tls:
+        if server_tls["minProtocolVersion"] not in _TLS_VERSIONS:
+            raise UnsupportedConfig(f"minProtocolVersion {server_tls['minProtocolVersion']}")
+        params["tls_minimum_protocol_version"] = _TLS_VERSIONS[server_tls["minProtocolVersion"]]
     return {
         "name": "envoy.transport_sockets.tls",
         "typed_config": {
             "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3."
             "DownstreamTlsContext",
             "common_tls_context": {
+                **({"tls_params": params} if params else {}),
                 "alpn_protocols": ["h2", "http/1.1"],
                 "tls_certificates": [
                     {
@@ -631,10 +647,12 @@ def gateway_listener(
     tls: Tls | None = None,
     extra_domains: Iterable[str] = (),
     fill_interval: str | None = None,
+    https_redirect: bool = True,
 ) -> dict:
     """An Envoy listener that behaves like one server of the ingress gateway (the one on
     ``server_port``, by default the HTTP one): its virtual hosts, the AuthorizationPolicies and
-    the rate limit EnvoyFilter applied as istiod applies them."""
+    the rate limit EnvoyFilter applied as istiod applies them. https_redirect=False serves the
+    app on an httpsRedirect server instead of redirecting."""
     server = gateway_server(docs, server_port)
     gw_port = int(server["port"]["number"])
     if (server["port"]["protocol"] == "HTTPS") != (tls is not None):
@@ -660,7 +678,9 @@ def gateway_listener(
             "use_remote_address": True,
             "route_config": {
                 "name": _route_config_name(server),
-                "virtual_hosts": virtual_hosts(docs, server, clusters, extra_domains),
+                "virtual_hosts": virtual_hosts(
+                    docs, server, clusters, extra_domains, https_redirect
+                ),
             },
             "http_filters": http_filters,
         },
@@ -668,7 +688,7 @@ def gateway_listener(
     apply_network_filter_patches(patches, hcm)
     chain: dict = {"filters": [hcm]}
     if tls:
-        chain["transport_socket"] = _tls_transport_socket(tls)
+        chain["transport_socket"] = _tls_transport_socket(tls, server["tls"])
     return {
         "name": name,
         "address": {"socket_address": {"address": address, "port_value": port}},
@@ -697,11 +717,19 @@ def build(
     tls_port: int = 8443,
 ) -> dict:
     """The local gateway: a listener for the Gateway's HTTP server and, given a certificate,
-    one for its HTTPS server, in front of the subsets' upstreams."""
+    one for its HTTPS server, in front of the subsets' upstreams. The HTTP listener serves the
+    app even where the Gateway redirects to HTTPS: locally there may be no HTTPS listener,
+    and a redirect keeps the port, which here is not 443."""
     names, clusters = subset_clusters(docs, upstreams)
     listeners = [
         gateway_listener(
-            docs, names, name="gateway", address=address, port=port, extra_domains=extra_domains
+            docs,
+            names,
+            name="gateway",
+            address=address,
+            port=port,
+            extra_domains=extra_domains,
+            https_redirect=False,
         )
     ]
     if tls:

@@ -8,10 +8,11 @@ the EnvoyFilter's patches), never written by hand. The upstreams are small HTTP 
 that answer who they are.
 
 One Envoy per binary for the module, with listeners built from the same configuration: the
-Gateway's HTTP server and its HTTPS server (a self-signed certificate made by the test), a
-copy of the HTTP one whose fill_interval is shortened to 10 s for the refill test, and one
-whose monitoring-host source ranges are narrowed to 127.0.0.1, so that a loopback address
-can play a client from outside.
+Gateway's HTTPS server (a self-signed certificate made by the test) and its HTTP server,
+which redirects to HTTPS; that HTTP server serving the app instead ("gateway": as with TLS
+off, and as `make mesh` serves it), a copy of it whose fill_interval is shortened to 10 s for
+the refill test, and one whose monitoring-host source ranges are narrowed to 127.0.0.1, so
+that a loopback address can play a client from outside.
 """
 
 import copy
@@ -78,17 +79,22 @@ def upstreams():
 
 
 def with_https_server(docs: list[dict]) -> list[dict]:
-    """The rendered objects, with a 443 HTTPS server (credentialName) on the Gateway for the
-    same hosts as its HTTP server if the Gateway does not have one yet."""
+    """The rendered objects; if the Gateway has no HTTPS server yet, with the deployed shape
+    of one: 443 for the same hosts (credentialName, TLS 1.2 and up), HTTP redirecting to it."""
     docs = copy.deepcopy(docs)
     servers = one(docs, "Gateway", "sentiment-gateway")["spec"]["servers"]
     if not [s for s in servers if s["port"]["protocol"] == "HTTPS"]:
         (plain,) = [s for s in servers if s["port"]["protocol"] == "HTTP"]
+        plain["tls"] = {"httpsRedirect": True}
         servers.append(
             {
                 "port": {"number": 443, "name": "https", "protocol": "HTTPS"},
                 "hosts": list(plain["hosts"]),
-                "tls": {"mode": "SIMPLE", "credentialName": "sentiment-tls"},
+                "tls": {
+                    "mode": "SIMPLE",
+                    "credentialName": "sentiment-tls",
+                    "minProtocolVersion": "TLSV1_2",
+                },
             }
         )
     return docs
@@ -124,10 +130,20 @@ def envoy_config(gateway_docs, meshgen, upstreams, tls_certificate, tmp_path_fac
     https = next(
         s for s in meshgen.gateway_servers(gateway_docs) if s["port"]["protocol"] != "HTTP"
     )
-    ports = {name: free_port() for name in ("gateway", "https", "refill", "narrow", "admin")}
+    ports = {
+        name: free_port() for name in ("http", "gateway", "https", "refill", "narrow", "admin")
+    }
     listener = meshgen.gateway_listener
     listeners = [
-        listener(gateway_docs, names, name="gateway", address="127.0.0.1", port=ports["gateway"]),
+        listener(gateway_docs, names, name="http", address="127.0.0.1", port=ports["http"]),
+        listener(
+            gateway_docs,
+            names,
+            name="gateway",
+            address="127.0.0.1",
+            port=ports["gateway"],
+            https_redirect=False,
+        ),
         listener(
             gateway_docs,
             names,
@@ -144,6 +160,7 @@ def envoy_config(gateway_docs, meshgen, upstreams, tls_certificate, tmp_path_fac
             address="127.0.0.1",
             port=ports["refill"],
             fill_interval=REFILL_INTERVAL,
+            https_redirect=False,
         ),
         listener(
             with_source_ranges(gateway_docs, [f"{INSIDER}/32"]),
@@ -151,6 +168,7 @@ def envoy_config(gateway_docs, meshgen, upstreams, tls_certificate, tmp_path_fac
             name="narrow",
             address="127.0.0.1",
             port=ports["narrow"],
+            https_redirect=False,
         ),
     ]
     path = tmp_path_factory.mktemp("envoy") / "envoy.yaml"
@@ -311,6 +329,25 @@ def test_static_assets_are_free_and_the_eleventh_request_gets_our_429(
     status, headers, _ = get(port, source="127.0.0.2", tls=tls)
     assert status == 200
     assert headers["x-ratelimit-remaining"] == "9"
+
+
+def test_plain_http_redirects_to_https_within_the_same_limit(envoy, upstreams):
+    """The HTTP server as deployed only redirects, and its redirects are counted like pages
+    (a client cannot use port 80 to dodge the limit); static assets stay free."""
+    port, client = envoy["http"], "127.0.0.10"
+    before = _total_hits(upstreams)
+    for _ in range(5):
+        status, headers, _ = get(port, source=client, path="/static/app.css")
+        assert status == 301
+        assert headers["location"] == "https://sentiment.local/static/app.css"
+    for _ in range(10):
+        status, headers, _ = get(port, source=client, path="/review/")
+        assert status == 301
+        assert headers["location"] == "https://sentiment.local/review/"
+    status, headers, body = get(port, source=client, path="/review/")
+    assert status == 429
+    assert json.loads(body)["error"]["code"] == "rate_limited"
+    assert _total_hits(upstreams) == before
 
 
 def test_only_a_static_prefix_is_free(envoy):

@@ -122,14 +122,40 @@ def _with_https_server(docs):
     docs = copy.deepcopy(_istio_docs(docs))
     gateway = one(docs, "Gateway", "sentiment-gateway")
     if not [s for s in gateway["spec"]["servers"] if s["port"]["protocol"] == "HTTPS"]:
+        gateway["spec"]["servers"][0]["tls"] = {"httpsRedirect": True}
         gateway["spec"]["servers"].append(
             {
                 "port": {"number": 443, "name": "https", "protocol": "HTTPS"},
-                "hosts": ["sentiment.local"],
-                "tls": {"mode": "SIMPLE", "credentialName": "sentiment-tls"},
+                "hosts": list(gateway["spec"]["servers"][0]["hosts"]),
+                "tls": {
+                    "mode": "SIMPLE",
+                    "credentialName": "sentiment-tls",
+                    "minProtocolVersion": "TLSV1_2",
+                },
             }
         )
     return docs
+
+
+def test_https_redirect_and_tls_version_follow_the_gateway(docs, meshgen, tmp_path):
+    docs = _with_https_server(docs)
+    names, _ = meshgen.subset_clusters(docs, UPSTREAMS)
+    plain = meshgen.gateway_listener(docs, names, name="p", address="127.0.0.1", port=1)
+    for vhost in _hcm(plain)["route_config"]["virtual_hosts"]:
+        assert vhost["require_tls"] == "ALL"
+    tls = meshgen.Tls(tmp_path / "cert.pem", tmp_path / "key.pem")
+    config = meshgen.build(docs, port=18080, admin_port=19901, upstreams=UPSTREAMS, tls=tls)
+    local_http, local_https = config["static_resources"]["listeners"]
+    # Locally the HTTP port serves the app: the HTTPS port is not 443, a redirect would miss it.
+    assert "require_tls" not in _hcm(local_http)["route_config"]["virtual_hosts"][0]
+    socket = local_https["filter_chains"][0]["transport_socket"]["typed_config"]
+    assert socket["common_tls_context"]["tls_params"] == {"tls_minimum_protocol_version": "TLSv1_2"}
+    assert socket["common_tls_context"]["tls_certificates"] == [
+        {
+            "certificate_chain": {"filename": str(tmp_path / "cert.pem")},
+            "private_key": {"filename": str(tmp_path / "key.pem")},
+        }
+    ]
 
 
 def test_rate_limit_and_its_429_reach_every_listener(docs, meshgen, tmp_path):
