@@ -452,14 +452,14 @@ def rbac_policy(rule: Mapping) -> dict:
     `to` entries ORed, each an AND of its fields (each field an OR of its values); the same for
     `from`."""
     _only(rule, {"from", "to"}, "AuthorizationPolicy rule")
-    permissions = []
+    permissions: list[dict] = []
     for to in rule.get("to") or []:
         _only(to, {"operation"}, "rule.to")
         operation = to["operation"]
         _only(operation, {"hosts"}, "rule.to.operation")
         hosts = [{"header": host_matcher(h)} for h in operation["hosts"]]
         permissions.append({"and_rules": {"rules": [{"or_rules": {"rules": hosts}}]}})
-    principals = []
+    principals: list[dict] = []
     for source in (f["source"] for f in rule.get("from") or []):
         _only(source, {"remoteIpBlocks", "notRemoteIpBlocks"}, "rule.from.source")
         ids = []
@@ -579,7 +579,7 @@ def virtual_hosts(
     httpsRedirect server's hosts require TLS (a 301 to https://host/), unless https_redirect
     is False."""
     port, hosts = int(server["port"]["number"]), list(server["hosts"])
-    result = []
+    result: list[dict] = []
     for vs in _bound_virtual_services(docs):
         is_app = vs["metadata"]["name"] == VIRTUAL_SERVICE
         if not is_app and not _destination_keys(vs) <= set(clusters):
