@@ -72,9 +72,7 @@ def test_the_gateways_429_is_our_error(docs):
 
 
 def test_monitoring_hosts_are_denied_outside_private_ranges(docs):
-    policy = one(docs, "AuthorizationPolicy", "gateway-monitoring-access")
-    assert policy["metadata"]["namespace"] == "istio-system"
-    spec = policy["spec"]
+    spec = one(docs, "AuthorizationPolicy", "gateway-monitoring-access")["spec"]
     assert spec["selector"]["matchLabels"]  # the gateway's labels (one knob sets them)
     assert spec["action"] == "DENY"  # an ALLOW policy would shut the app's host out
     (rule,) = spec["rules"]
@@ -93,10 +91,10 @@ def test_monitoring_hosts_are_denied_outside_private_ranges(docs):
 
 
 def test_monitoring_policy_selects_the_gateway_the_rate_limit_selects(docs):
+    """Both on the pods the Gateway selects, in the gateway's namespace."""
     policy = one(docs, "AuthorizationPolicy", "gateway-monitoring-access")
     envoy_filter = one(docs, "EnvoyFilter", "sentiment-rate-limit")
-    assert (
-        policy["spec"]["selector"]["matchLabels"]
-        == envoy_filter["spec"]["workloadSelector"]["labels"]
-    )
+    labels = one(docs, "Gateway", "sentiment-gateway")["spec"]["selector"]
+    assert policy["spec"]["selector"]["matchLabels"] == labels
+    assert envoy_filter["spec"]["workloadSelector"]["labels"] == labels
     assert policy["metadata"]["namespace"] == envoy_filter["metadata"]["namespace"]

@@ -229,11 +229,15 @@ def test_extra_domains_leave_the_listener_name_alone(docs, meshgen):
 def test_monitoring_access_policy_becomes_a_deny_rbac_filter(docs, meshgen):
     """As istiod translates it: DENY, the hosts as case-insensitive :authority matchers, the
     source ranges as a negated remote_ip set."""
-    (rbac,) = meshgen.rbac_filters(_istio_docs(docs), {"istio": "ingressgateway"})
+    docs = _istio_docs(docs)
+    (rbac,) = meshgen.rbac_filters(docs, meshgen.gateway_selector(docs))
     rules = rbac["typed_config"]["rules"]
     assert rules["action"] == "DENY"
     (name,) = rules["policies"]
-    assert name == "ns[istio-system]-policy[gateway-monitoring-access]-rule[0]"
+    namespace = one(docs, "AuthorizationPolicy", "gateway-monitoring-access")["metadata"][
+        "namespace"
+    ]
+    assert name == f"ns[{namespace}]-policy[gateway-monitoring-access]-rule[0]"
     policy = rules["policies"][name]
     (permission,) = policy["permissions"]
     (hosts,) = permission["and_rules"]["rules"]
