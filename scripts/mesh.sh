@@ -2,8 +2,11 @@
 # The mesh on one machine: the model service and web app v1 and v2 (scripts/run-all.sh)
 # behind a real Envoy playing the Istio ingress gateway, configured from deploy/istio/ by
 # deploy/local/meshgen.py: the A/B routing of sentiment-vs, the subsets and limits of the
-# DestinationRule, the per-client-IP rate limit of the EnvoyFilter. Until Ctrl-C.
+# DestinationRule, the gateway's access policy, the per-client-IP rate limit of the
+# EnvoyFilter (static assets free, 429 with our JSON error). Until Ctrl-C.
 # Ports: MESH_PORT (8080), MESH_ADMIN_PORT (9901), MODELSVC_PORT, WEBAPP_PORT, WEBAPP_V2_PORT.
+# HTTPS as well (the Gateway's HTTPS server) with MESH_TLS_CERT and MESH_TLS_KEY (PEM files)
+# on MESH_TLS_PORT (8443). MESH_ISTIO_DIR: another kustomization of the Istio objects.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -14,6 +17,8 @@ WEBAPP_V2_PORT=${WEBAPP_V2_PORT:-5002}
 MESH_HOST=${MESH_HOST:-127.0.0.1}
 MESH_PORT=${MESH_PORT:-8080}
 MESH_ADMIN_PORT=${MESH_ADMIN_PORT:-9901}
+MESH_TLS_PORT=${MESH_TLS_PORT:-8443}
+MESH_ISTIO_DIR=${MESH_ISTIO_DIR:-deploy/istio}
 MESH_DIR=${VAR_DIR:-var}/mesh
 export MODELSVC_PORT WEBAPP_PORT WEBAPP_V2_PORT
 
@@ -46,11 +51,20 @@ for port in sys.argv[1:]:
 PYEOF
 }
 
-ports_free "$MESH_PORT" "$MESH_ADMIN_PORT" "$MODELSVC_PORT" "$WEBAPP_PORT" "$WEBAPP_V2_PORT"
+tls_args=()
+tls_ports=()
+if [[ -n ${MESH_TLS_CERT:-} || -n ${MESH_TLS_KEY:-} ]]; then
+  [[ -r ${MESH_TLS_CERT:-} && -r ${MESH_TLS_KEY:-} ]] || {
+    echo "MESH_TLS_CERT and MESH_TLS_KEY must both name readable PEM files" >&2; exit 2; }
+  tls_args=(--tls-cert "$MESH_TLS_CERT" --tls-key "$MESH_TLS_KEY" --tls-port "$MESH_TLS_PORT")
+  tls_ports=("$MESH_TLS_PORT")
+fi
+ports_free "$MESH_PORT" "$MESH_ADMIN_PORT" "$MODELSVC_PORT" "$WEBAPP_PORT" "$WEBAPP_V2_PORT" \
+  "${tls_ports[@]}"
 mkdir -p "$MESH_DIR"
 # The Envoy configuration first: a manifest the translator or Envoy rejects stops here.
-"$PY" deploy/local/meshgen.py --address "$MESH_HOST" --port "$MESH_PORT" \
-  --admin-port "$MESH_ADMIN_PORT" \
+"$PY" deploy/local/meshgen.py --kustomize-dir "$MESH_ISTIO_DIR" --address "$MESH_HOST" \
+  --port "$MESH_PORT" --admin-port "$MESH_ADMIN_PORT" "${tls_args[@]}" \
   --upstream "v1=127.0.0.1:${WEBAPP_PORT}" --upstream "v2=127.0.0.1:${WEBAPP_V2_PORT}" \
   --domain localhost --domain 127.0.0.1 --domain "$MESH_HOST" >"$MESH_DIR/envoy.yaml"
 "$ENVOY" --mode validate -c "$MESH_DIR/envoy.yaml" -l error >/dev/null
@@ -67,12 +81,17 @@ wait_http "http://127.0.0.1:${MESH_ADMIN_PORT}/ready" 30
 kill -0 "$envoy_pid" 2>/dev/null || { echo "envoy stopped: see $MESH_DIR/envoy.log" >&2; exit 1; }
 
 url="http://${MESH_HOST}:${MESH_PORT}"
+https_line=""
+if [[ ${#tls_args[@]} -gt 0 ]]; then
+  https_line="mesh gateway https://${MESH_HOST}:${MESH_TLS_PORT}  (certificate ${MESH_TLS_CERT})"
+fi
 cat <<INFO
 mesh gateway ${url}  (Envoy admin http://127.0.0.1:${MESH_ADMIN_PORT}, log ${MESH_DIR}/envoy.log)
+${https_line}
   curl -s ${url}/api/version                             # app_variant v1
   curl -s -H 'x-user-experiment: B' ${url}/api/version   # app_variant v2 (or the cookie)
   for i in \$(seq 11); do curl -s -o /dev/null -w '%{http_code} ' ${url}/health/live; done
-                                                   # 10 x 200, then 429 (10 per minute per IP)
+                     # 10 x 200, then 429 with a JSON error (10 per minute per IP, /static/ free)
 Ctrl-C stops everything.
 INFO
 wait

@@ -1,34 +1,41 @@
 """Envoy configuration for the local mesh and the deploy tests, made from the Istio resources.
 
-istiod turns Gateway, VirtualService, DestinationRule and EnvoyFilter objects into Envoy
-configuration for the ingress gateway. This module does the same for the subset of Istio's
-API that deploy/istio/ uses, so that the routing and the rate limit exercised by a real Envoy
-here are the ones in the manifests, not a hand-made copy:
+istiod turns Gateway, VirtualService, DestinationRule, AuthorizationPolicy and EnvoyFilter
+objects into Envoy configuration for the ingress gateway. This module does the same for the
+subset of Istio's API that deploy/istio/ uses, so that the routing, the access policy and the
+rate limit exercised by a real Envoy here are the ones in the manifests, not a hand-made copy:
 
-- the Gateway's HTTP server port and hosts (one virtual host per VirtualService host, named
-  ``host:port`` as istiod names it);
+- the Gateway's servers: HTTP (optionally redirecting to HTTPS) and HTTPS with a
+  credentialName (a local certificate stands in for the Secret); one virtual host per
+  VirtualService host, named ``host:port`` as istiod names it;
 - sentiment-vs: header matches (exact, prefix, regex), uri matches (exact, prefix), subset
-  destinations with optional weights, timeout and retries;
+  destinations with optional weights, timeout and retries; the other VirtualServices bound to
+  the gateway (Prometheus, Grafana) when their destinations are given addresses;
 - the app's DestinationRule: subsets, connection pool limits, outlier detection;
-- the sentiment-rate-limit EnvoyFilter: its HTTP_FILTER (INSERT_BEFORE) and VIRTUAL_HOST
-  (MERGE) patches, applied where their match selects.
+- AuthorizationPolicies selecting the gateway (hosts, remoteIpBlocks, notRemoteIpBlocks) as
+  RBAC filters, shaped as pilot/pkg/security/authz builds them;
+- the sentiment-rate-limit EnvoyFilter: HTTP_FILTER (INSERT_BEFORE) and NETWORK_FILTER (MERGE
+  into the HTTP connection manager) patches, applied where their match selects.
 
 Anything else in those objects is rejected with an error instead of being ignored.
 
 Command line (used by scripts/mesh.sh):
     python deploy/local/meshgen.py --port 8080 --admin-port 9901 \\
-        --upstream v1=127.0.0.1:5001 --upstream v2=127.0.0.1:5002 > envoy.yaml
+        --upstream v1=127.0.0.1:5001 --upstream v2=127.0.0.1:5002 \\
+        [--tls-cert cert.pem --tls-key key.pem --tls-port 8443] > envoy.yaml
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import ipaddress
 import re
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -44,6 +51,7 @@ LOCAL_RATELIMIT = "envoy.filters.http.local_ratelimit"
 HCM = "envoy.filters.network.http_connection_manager"
 HTTP_PROTOCOL_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 ROUTER = "envoy.filters.http.router"
+RBAC = "envoy.filters.http.rbac"
 
 
 class UnsupportedConfig(ValueError):
@@ -150,25 +158,26 @@ def route_match(match: Mapping | None) -> dict:
 def route_action(http: Mapping, clusters: Mapping[str, str]) -> dict:
     """The destinations, timeout and retries of an Istio HTTPRoute -> Envoy RouteAction."""
     destinations = http["route"]
+    keys = []
     for dest in destinations:
         _only(dest, {"destination", "weight"}, "HTTPRouteDestination")
         _only(dest["destination"], {"host", "subset", "port"}, "Destination")
-        if dest["destination"].get("subset") not in clusters:
+        # A subset of the app's DestinationRule, or a whole service (the monitoring UIs).
+        key = dest["destination"].get("subset") or dest["destination"]["host"]
+        if key not in clusters:
             raise UnsupportedConfig(
-                f"destination subset {dest['destination'].get('subset')!r} is not a subset of "
-                f"{DESTINATION_RULE} (known: {sorted(clusters)})"
+                f"destination {key!r} is neither a subset of {DESTINATION_RULE} nor a "
+                f"service given an address (known: {sorted(clusters)})"
             )
+        keys.append(key)
     if len(destinations) == 1:
-        action: dict = {"cluster": clusters[destinations[0]["destination"]["subset"]]}
+        action: dict = {"cluster": clusters[keys[0]]}
     else:
         action = {
             "weighted_clusters": {
                 "clusters": [
-                    {
-                        "name": clusters[d["destination"]["subset"]],
-                        "weight": int(d.get("weight", 0)),
-                    }
-                    for d in destinations
+                    {"name": clusters[key], "weight": int(d.get("weight", 0))}
+                    for key, d in zip(keys, destinations, strict=True)
                 ]
             }
         }
@@ -261,6 +270,21 @@ def _traffic_policy(policy: Mapping) -> dict:
     return cluster
 
 
+def static_cluster(name: str, address: str, port: int, **extra) -> dict:
+    """A cluster of one fixed address (locally, every destination is one process)."""
+    endpoint = {"address": {"socket_address": {"address": address, "port_value": port}}}
+    return {
+        "name": name,
+        "type": "STATIC",
+        "connect_timeout": "2s",
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [{"lb_endpoints": [{"endpoint": endpoint}]}],
+        },
+        **extra,
+    }
+
+
 def subset_clusters(
     docs: Iterable[dict], upstreams: Mapping[str, tuple[str, int]], port: int = 80
 ) -> tuple[dict[str, str], list[dict]]:
@@ -276,35 +300,25 @@ def subset_clusters(
         name = subset["name"]
         if name not in upstreams:
             raise LookupError(f"no upstream address given for subset {name}")
-        address, upstream_port = upstreams[name]
         names[name] = cluster_name(spec["host"], port, name)
-        clusters.append(
-            {
-                "name": names[name],
-                "type": "STATIC",
-                "connect_timeout": "2s",
-                "load_assignment": {
-                    "cluster_name": names[name],
-                    "endpoints": [
-                        {
-                            "lb_endpoints": [
-                                {
-                                    "endpoint": {
-                                        "address": {
-                                            "socket_address": {
-                                                "address": address,
-                                                "port_value": upstream_port,
-                                            }
-                                        }
-                                    }
-                                }
-                            ]
-                        }
-                    ],
-                },
-                **copy.deepcopy(policy),
-            }
-        )
+        clusters.append(static_cluster(names[name], *upstreams[name], **copy.deepcopy(policy)))
+    return names, clusters
+
+
+def service_clusters(
+    docs: Iterable[dict], services: Mapping[str, tuple[str, int]]
+) -> tuple[dict[str, str], list[dict]]:
+    """Clusters for the subset-less destinations of the VirtualServices bound to the gateway
+    (Prometheus, Grafana) that are given an address. Returns (host -> cluster name, clusters)."""
+    names: dict[str, str] = {}
+    clusters = []
+    for vs in _bound_virtual_services(docs):
+        for dest in (d["destination"] for http in vs["spec"]["http"] for d in http["route"]):
+            host = dest["host"]
+            if "subset" in dest or host not in services or host in names:
+                continue
+            names[host] = cluster_name(host, int(dest["port"]["number"]), "")
+            clusters.append(static_cluster(names[host], *services[host]))
     return names, clusters
 
 
@@ -324,31 +338,53 @@ def proto_merge(target: dict, patch: Mapping) -> dict:
     return target
 
 
-def _check_gateway_selector(envoy_filter: Mapping) -> None:
-    selector = (envoy_filter["spec"].get("workloadSelector") or {}).get("labels") or {}
-    if selector != {"istio": "ingressgateway"}:
-        raise UnsupportedConfig(f"{RATE_LIMIT_FILTER} must select the ingress gateway")
+def gateway_selector(docs: Iterable[dict]) -> dict:
+    return dict(find(docs, "Gateway", GATEWAY)["spec"]["selector"])
 
 
-def apply_http_filter_patches(
-    envoy_filter: Mapping, http_filters: list[dict], gateway_port: int
-) -> list[dict]:
-    _check_gateway_selector(envoy_filter)
+def _check_selects_gateway(labels: Mapping | None, gateway_labels: Mapping, what: str) -> None:
+    if dict(labels or {}) != dict(gateway_labels):
+        raise UnsupportedConfig(
+            f"{what} must select the ingress gateway ({dict(gateway_labels)}), not {labels}"
+        )
+
+
+def _gateway_patches(envoy_filter: Mapping, gateway_labels: Mapping, port: int) -> list[dict]:
+    """The filter's patches that apply to a gateway listener on ``port`` (the Gateway server's
+    port, as istiod matches portNumber), after checking that each is one this module models:
+    HTTP_FILTER and NETWORK_FILTER patches on the HTTP connection manager, context GATEWAY."""
+    _check_selects_gateway(
+        (envoy_filter["spec"].get("workloadSelector") or {}).get("labels"),
+        gateway_labels,
+        RATE_LIMIT_FILTER,
+    )
+    selected = []
     for patch in envoy_filter["spec"]["configPatches"]:
+        apply_to, match = patch["applyTo"], patch["match"]
+        if apply_to not in {"HTTP_FILTER", "NETWORK_FILTER"}:
+            raise UnsupportedConfig(f"{apply_to} patches are not modelled")
+        if match.get("context") != "GATEWAY":
+            raise UnsupportedConfig(f"{apply_to} patches must target the GATEWAY context")
+        listener = match.get("listener") or {}
+        _only(listener, {"portNumber", "filterChain"}, f"{apply_to} listener match")
+        chain = listener.get("filterChain") or {}
+        _only(chain, {"filter"}, f"{apply_to} filterChain match")
+        if (chain.get("filter") or {}).get("name") != HCM:
+            raise UnsupportedConfig(f"{apply_to} patches must match the HTTP connection manager")
+        if listener.get("portNumber", port) == port:
+            selected.append(patch)
+    return selected
+
+
+def apply_http_filter_patches(patches: Iterable[Mapping], http_filters: list[dict]) -> list[dict]:
+    for patch in patches:
         if patch["applyTo"] != "HTTP_FILTER":
             continue
-        match = patch["match"]
-        if match.get("context") != "GATEWAY":
-            raise UnsupportedConfig("HTTP_FILTER patches must target the GATEWAY context")
-        listener = match.get("listener") or {}
-        if "portNumber" in listener and listener["portNumber"] != gateway_port:
-            continue
-        chain_filter = (listener.get("filterChain") or {}).get("filter") or {}
-        if chain_filter.get("name") != HCM:
-            raise UnsupportedConfig("HTTP_FILTER patches must match the HTTP connection manager")
         op = patch["patch"]["operation"]
         value = copy.deepcopy(patch["patch"]["value"])
-        sub = (chain_filter.get("subFilter") or {}).get("name")
+        sub = ((patch["match"]["listener"]["filterChain"]["filter"]).get("subFilter") or {}).get(
+            "name"
+        )
         names = [f["name"] for f in http_filters]
         if op == "INSERT_BEFORE" and sub in names:
             http_filters.insert(names.index(sub), value)
@@ -359,51 +395,245 @@ def apply_http_filter_patches(
     return http_filters
 
 
-def apply_virtual_host_patches(
-    envoy_filter: Mapping, virtual_hosts: list[dict], gateway_port: int
-) -> list[dict]:
-    _check_gateway_selector(envoy_filter)
-    for patch in envoy_filter["spec"]["configPatches"]:
-        if patch["applyTo"] != "VIRTUAL_HOST":
+def apply_network_filter_patches(patches: Iterable[Mapping], hcm: dict) -> dict:
+    """MERGE into the connection manager (the only NETWORK_FILTER operation modelled)."""
+    for patch in patches:
+        if patch["applyTo"] != "NETWORK_FILTER":
             continue
-        match = patch["match"]
-        if match.get("context") != "GATEWAY":
-            raise UnsupportedConfig("VIRTUAL_HOST patches must target the GATEWAY context")
-        route_config = match.get("routeConfiguration") or {}
-        if route_config.get("portNumber", gateway_port) != gateway_port:
-            continue
-        wanted = (route_config.get("vhost") or {}).get("name")
         if patch["patch"]["operation"] != "MERGE":
-            raise UnsupportedConfig("only MERGE is modelled for VIRTUAL_HOST patches")
-        for vhost in virtual_hosts:
-            if wanted in (None, vhost["name"]):
-                proto_merge(vhost, patch["patch"]["value"])
-    return virtual_hosts
+            raise UnsupportedConfig("only MERGE is modelled for NETWORK_FILTER patches")
+        value = patch["patch"]["value"]
+        _only(value, {"typed_config"}, "NETWORK_FILTER MERGE value")
+        if value["typed_config"].get("@type") != hcm["typed_config"]["@type"]:
+            raise UnsupportedConfig("NETWORK_FILTER MERGE must carry the HCM's @type")
+        proto_merge(hcm, value)
+    return hcm
 
 
-def set_fill_interval(virtual_hosts: list[dict], fill_interval: str) -> list[dict]:
+def set_fill_interval(http_filters: list[dict], fill_interval: str) -> list[dict]:
     """Replace every local rate limit token bucket's fill_interval (tests use a short one to
     see tokens come back without waiting a minute)."""
-    for vhost in virtual_hosts:
-        config = (vhost.get("typed_per_filter_config") or {}).get(LOCAL_RATELIMIT)
-        if not config:
-            continue
+    for config in (f["typed_config"] for f in http_filters if f["name"] == LOCAL_RATELIMIT):
         buckets = [config.get("token_bucket")]
         buckets += [d.get("token_bucket") for d in config.get("descriptors", [])]
         for bucket in filter(None, buckets):
             bucket["fill_interval"] = fill_interval
-    return virtual_hosts
+    return http_filters
+
+
+# --- AuthorizationPolicy -> RBAC filter --------------------------------------------------------
+
+
+def host_matcher(host: str) -> dict:
+    """istiod's matcher for an operation host (pilot/pkg/security/authz/matcher HostMatcher):
+    exact, or prefix/suffix for a trailing/leading "*", always ignoring case."""
+    if host == "*":
+        return {"name": ":authority", "present_match": True}
+    if host.startswith("*"):
+        match = {"suffix": host[1:], "ignore_case": True}
+    elif host.endswith("*"):
+        match = {"prefix": host[:-1], "ignore_case": True}
+    else:
+        match = {"exact": host, "ignore_case": True}
+    return {"name": ":authority", "string_match": match}
+
+
+def cidr_range(block: str) -> dict:
+    network = ipaddress.ip_network(block, strict=False)
+    return {"address_prefix": str(network.network_address), "prefix_len": network.prefixlen}
+
+
+def _remote_ips(blocks: Iterable[str]) -> dict:
+    return {"or_ids": {"ids": [{"remote_ip": cidr_range(b)} for b in blocks]}}
+
+
+def rbac_policy(rule: Mapping) -> dict:
+    """One AuthorizationPolicy rule -> an Envoy RBAC policy, shaped as istiod builds it: the
+    `to` entries ORed, each an AND of its fields (each field an OR of its values); the same for
+    `from`."""
+    _only(rule, {"from", "to"}, "AuthorizationPolicy rule")
+    permissions: list[dict] = []
+    for to in rule.get("to") or []:
+        _only(to, {"operation"}, "rule.to")
+        operation = to["operation"]
+        _only(operation, {"hosts"}, "rule.to.operation")
+        hosts = [{"header": host_matcher(h)} for h in operation["hosts"]]
+        permissions.append({"and_rules": {"rules": [{"or_rules": {"rules": hosts}}]}})
+    principals: list[dict] = []
+    for source in (f["source"] for f in rule.get("from") or []):
+        _only(source, {"remoteIpBlocks", "notRemoteIpBlocks"}, "rule.from.source")
+        ids = []
+        if "remoteIpBlocks" in source:
+            ids.append(_remote_ips(source["remoteIpBlocks"]))
+        if "notRemoteIpBlocks" in source:
+            ids.append({"not_id": _remote_ips(source["notRemoteIpBlocks"])})
+        principals.append({"and_ids": {"ids": ids}})
+    return {
+        "permissions": permissions or [{"any": True}],
+        "principals": principals or [{"any": True}],
+    }
+
+
+def rbac_filters(docs: Iterable[dict], gateway_labels: Mapping) -> list[dict]:
+    """The RBAC filters istiod puts first in the gateway's HTTP filters for the
+    AuthorizationPolicies that select the gateway: DENY before ALLOW."""
+    policies: dict[str, dict] = {"DENY": {}, "ALLOW": {}}
+    for policy in (d for d in docs if d.get("kind") == "AuthorizationPolicy"):
+        labels = (policy["spec"].get("selector") or {}).get("matchLabels")
+        if dict(labels or {}) != dict(gateway_labels):
+            continue  # another workload's policy
+        spec, meta = policy["spec"], policy["metadata"]
+        _only(spec, {"selector", "action", "rules"}, "AuthorizationPolicy")
+        action = spec.get("action", "ALLOW")
+        if action not in policies:
+            raise UnsupportedConfig(f"AuthorizationPolicy action {action} is not modelled")
+        for i, rule in enumerate(spec.get("rules") or []):
+            name = f"ns[{meta['namespace']}]-policy[{meta['name']}]-rule[{i}]"
+            policies[action][name] = rbac_policy(rule)
+    return [
+        {
+            "name": RBAC,
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC",
+                "rules": {"action": action, "policies": rules},
+            },
+        }
+        for action, rules in policies.items()
+        if rules
+    ]
 
 
 # --- the gateway -----------------------------------------------------------------------------
 
 
-def gateway_port_and_hosts(docs: Iterable[dict]) -> tuple[int, list[str]]:
-    gateway = find(docs, "Gateway", GATEWAY)
-    servers = [s for s in gateway["spec"]["servers"] if s["port"]["protocol"] == "HTTP"]
-    if len(servers) != 1:
-        raise UnsupportedConfig(f"{GATEWAY}: exactly one HTTP server expected")
-    return int(servers[0]["port"]["number"]), list(servers[0]["hosts"])
+@dataclass(frozen=True)
+class Tls:
+    """The certificate a local HTTPS listener serves (the Secret credentialName names)."""
+
+    cert: Path
+    key: Path
+
+
+def gateway_servers(docs: Iterable[dict]) -> list[dict]:
+    """The Gateway's servers: HTTP ones (optionally redirecting to HTTPS) and HTTPS ones
+    terminating TLS with a credentialName (mode SIMPLE)."""
+    servers = find(docs, "Gateway", GATEWAY)["spec"]["servers"]
+    for server in servers:
+        _only(server, {"port", "hosts", "tls", "name"}, "Gateway server")
+        protocol, tls = server["port"]["protocol"], server.get("tls") or {}
+        if protocol == "HTTP":
+            _only(tls, {"httpsRedirect"}, "HTTP server tls")
+        elif protocol == "HTTPS":
+            _only(tls, {"mode", "credentialName", "minProtocolVersion"}, "HTTPS server tls")
+            if tls.get("mode") != "SIMPLE" or not tls.get("credentialName"):
+                raise UnsupportedConfig("HTTPS servers: mode SIMPLE with a credentialName")
+        else:
+            raise UnsupportedConfig(f"{GATEWAY}: unsupported server protocol {protocol}")
+    if not [s for s in servers if s["port"]["protocol"] == "HTTP"]:
+        raise UnsupportedConfig(f"{GATEWAY}: an HTTP server is expected")
+    return servers
+
+
+def gateway_server(docs: Iterable[dict], port: int | None = None) -> dict:
+    """The server on a Gateway port; without a port, the HTTP server."""
+    servers = gateway_servers(docs)
+    found = [
+        s
+        for s in servers
+        if (s["port"]["protocol"] == "HTTP" if port is None else s["port"]["number"] == port)
+    ]
+    if len(found) != 1:
+        raise UnsupportedConfig(f"{GATEWAY}: expected one server on port {port or 'HTTP'}")
+    return found[0]
+
+
+def _bound_virtual_services(docs: Iterable[dict]) -> list[dict]:
+    result = []
+    for vs in (d for d in docs if d.get("kind") == "VirtualService"):
+        gateways = vs["spec"].get("gateways", [])
+        if GATEWAY in gateways or f"{vs['metadata']['namespace']}/{GATEWAY}" in gateways:
+            result.append(vs)
+        elif vs["metadata"]["name"] == VIRTUAL_SERVICE:
+            raise UnsupportedConfig(f"{VIRTUAL_SERVICE} is not bound to {GATEWAY}")
+    return result
+
+
+def _destination_keys(vs: Mapping) -> set[str]:
+    return {
+        d["destination"].get("subset") or d["destination"]["host"]
+        for http in vs["spec"]["http"]
+        for d in http["route"]
+    }
+
+
+def virtual_hosts(
+    docs: list[dict],
+    server: Mapping,
+    clusters: Mapping[str, str],
+    extra_domains: Iterable[str],
+    https_redirect: bool = True,
+) -> list[dict]:
+    """One virtual host per VirtualService host on this server, named "<host>:<server port>"
+    as istiod names them. sentiment-vs is always translated; another VirtualService bound to
+    the gateway (Prometheus, Grafana) only when its destinations were given addresses. An
+    httpsRedirect server's hosts require TLS (a 301 to https://host/), unless https_redirect
+    is False."""
+    port, hosts = int(server["port"]["number"]), list(server["hosts"])
+    result: list[dict] = []
+    for vs in _bound_virtual_services(docs):
+        is_app = vs["metadata"]["name"] == VIRTUAL_SERVICE
+        if not is_app and not _destination_keys(vs) <= set(clusters):
+            continue
+        vs_routes = routes(vs, clusters)
+        for host in vs["spec"]["hosts"]:
+            if host not in hosts:
+                raise UnsupportedConfig(f"{vs['metadata']['name']} host {host} is not served")
+            domains = [host, f"{host}:*"]
+            if is_app and not result:
+                for domain in extra_domains:
+                    domains += [d for d in (domain, f"{domain}:*") if d not in domains]
+            vhost = {"name": f"{host}:{port}", "domains": domains, "routes": vs_routes}
+            if https_redirect and (server.get("tls") or {}).get("httpsRedirect"):
+                vhost["require_tls"] = "ALL"
+            result.append(copy.deepcopy(vhost))
+    return result
+
+
+def _route_config_name(server: Mapping) -> str:
+    """istiod's RDS name: "http.<port>" for plain HTTP, one per server for HTTPS."""
+    port = server["port"]
+    if port["protocol"] == "HTTP":
+        return f"http.{port['number']}"
+    return f"https.{port['number']}.{port['name']}.{GATEWAY}"
+
+
+# Istio's ServerTLSSettings.TLSProtocol -> Envoy's TlsParameters.TlsProtocol.
+_TLS_VERSIONS = {f"TLSV1_{n}": f"TLSv1_{n}" for n in range(4)}
+
+
+def _tls_transport_socket(tls: Tls, server_tls: Mapping) -> dict:
+    params = {}
+    if "minProtocolVersion" in server_tls:
+        if server_tls["minProtocolVersion"] not in _TLS_VERSIONS:
+            raise UnsupportedConfig(f"minProtocolVersion {server_tls['minProtocolVersion']}")
+        params["tls_minimum_protocol_version"] = _TLS_VERSIONS[server_tls["minProtocolVersion"]]
+    return {
+        "name": "envoy.transport_sockets.tls",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3."
+            "DownstreamTlsContext",
+            "common_tls_context": {
+                **({"tls_params": params} if params else {}),
+                "alpn_protocols": ["h2", "http/1.1"],
+                "tls_certificates": [
+                    {
+                        "certificate_chain": {"filename": str(tls.cert)},
+                        "private_key": {"filename": str(tls.key)},
+                    }
+                ],
+            },
+        },
+    }
 
 
 def gateway_listener(
@@ -413,67 +643,56 @@ def gateway_listener(
     name: str,
     address: str,
     port: int,
+    server_port: int | None = None,
+    tls: Tls | None = None,
     extra_domains: Iterable[str] = (),
     fill_interval: str | None = None,
+    https_redirect: bool = True,
 ) -> dict:
-    """An Envoy listener that behaves like the ingress gateway's HTTP server for
-    sentiment-vs, with the rate limit EnvoyFilter applied."""
-    gw_port, gw_hosts = gateway_port_and_hosts(docs)
-    vs = find(docs, "VirtualService", VIRTUAL_SERVICE)
-    if GATEWAY not in vs["spec"].get("gateways", []) and (
-        f"{vs['metadata']['namespace']}/{GATEWAY}" not in vs["spec"].get("gateways", [])
-    ):
-        raise UnsupportedConfig(f"{VIRTUAL_SERVICE} is not bound to {GATEWAY}")
-    vs_routes = routes(vs, clusters)
-    virtual_hosts = []
-    for host in vs["spec"]["hosts"]:
-        if host not in gw_hosts:
-            raise UnsupportedConfig(f"{VIRTUAL_SERVICE} host {host} is not served by {GATEWAY}")
-        domains = [host, f"{host}:*"]
-        virtual_hosts.append(
-            {"name": f"{host}:{gw_port}", "domains": domains, "routes": copy.deepcopy(vs_routes)}
-        )
-    for domain in extra_domains:
-        for name in (domain, f"{domain}:*"):
-            if name not in virtual_hosts[0]["domains"]:
-                virtual_hosts[0]["domains"].append(name)
-    envoy_filter = find(docs, "EnvoyFilter", RATE_LIMIT_FILTER)
-    apply_virtual_host_patches(envoy_filter, virtual_hosts, gw_port)
+    """An Envoy listener that behaves like one server of the ingress gateway (the one on
+    ``server_port``, by default the HTTP one): its virtual hosts, the AuthorizationPolicies and
+    the rate limit EnvoyFilter applied as istiod applies them. https_redirect=False serves the
+    app on an httpsRedirect server instead of redirecting."""
+    server = gateway_server(docs, server_port)
+    gw_port = int(server["port"]["number"])
+    if (server["port"]["protocol"] == "HTTPS") != (tls is not None):
+        raise UnsupportedConfig(f"port {gw_port}: a certificate is needed exactly for HTTPS")
+    labels = gateway_selector(docs)
+    patches = _gateway_patches(find(docs, "EnvoyFilter", RATE_LIMIT_FILTER), labels, gw_port)
+    router = {
+        "name": ROUTER,
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+        },
+    }
+    http_filters = rbac_filters(docs, labels) + apply_http_filter_patches(patches, [router])
     if fill_interval:
-        set_fill_interval(virtual_hosts, fill_interval)
-    http_filters = [
-        {
-            "name": ROUTER,
-            "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+        set_fill_interval(http_filters, fill_interval)
+    hcm = {
+        "name": HCM,
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.network."
+            "http_connection_manager.v3.HttpConnectionManager",
+            "stat_prefix": name,
+            # As on Istio gateways: the client is the downstream peer.
+            "use_remote_address": True,
+            "route_config": {
+                "name": _route_config_name(server),
+                "virtual_hosts": virtual_hosts(
+                    docs, server, clusters, extra_domains, https_redirect
+                ),
             },
-        }
-    ]
-    apply_http_filter_patches(envoy_filter, http_filters, gw_port)
+            "http_filters": http_filters,
+        },
+    }
+    apply_network_filter_patches(patches, hcm)
+    chain: dict = {"filters": [hcm]}
+    if tls:
+        chain["transport_socket"] = _tls_transport_socket(tls, server["tls"])
     return {
         "name": name,
         "address": {"socket_address": {"address": address, "port_value": port}},
-        "filter_chains": [
-            {
-                "filters": [
-                    {
-                        "name": HCM,
-                        "typed_config": {
-                            "@type": "type.googleapis.com/envoy.extensions.filters.network."
-                            "http_connection_manager.v3.HttpConnectionManager",
-                            "stat_prefix": name,
-                            # As on Istio gateways: the client is the downstream peer.
-                            "use_remote_address": True,
-                            "route_config": {
-                                "name": f"http.{gw_port}",
-                                "virtual_hosts": virtual_hosts,
-                            },
-                            "http_filters": http_filters,
-                        },
-                    }
-                ]
-            }
-        ],
+        "filter_chains": [chain],
     }
 
 
@@ -494,13 +713,42 @@ def build(
     upstreams: Mapping[str, tuple[str, int]],
     address: str = "127.0.0.1",
     extra_domains: Iterable[str] = (),
+    tls: Tls | None = None,
+    tls_port: int = 8443,
 ) -> dict:
-    """The local gateway: one listener in front of the subsets' upstreams."""
+    """The local gateway: a listener for the Gateway's HTTP server and, given a certificate,
+    one for its HTTPS server, in front of the subsets' upstreams. The HTTP listener serves the
+    app even where the Gateway redirects to HTTPS: locally there may be no HTTPS listener,
+    and a redirect keeps the port, which here is not 443."""
     names, clusters = subset_clusters(docs, upstreams)
-    listener = gateway_listener(
-        docs, names, name="gateway", address=address, port=port, extra_domains=extra_domains
-    )
-    return bootstrap([listener], clusters, admin_port)
+    listeners = [
+        gateway_listener(
+            docs,
+            names,
+            name="gateway",
+            address=address,
+            port=port,
+            extra_domains=extra_domains,
+            https_redirect=False,
+        )
+    ]
+    if tls:
+        https = [s for s in gateway_servers(docs) if s["port"]["protocol"] == "HTTPS"]
+        if len(https) != 1:
+            raise UnsupportedConfig(f"a certificate was given but {GATEWAY} has no HTTPS server")
+        listeners.append(
+            gateway_listener(
+                docs,
+                names,
+                name="gateway_https",
+                address=address,
+                port=tls_port,
+                server_port=int(https[0]["port"]["number"]),
+                tls=tls,
+                extra_domains=extra_domains,
+            )
+        )
+    return bootstrap(listeners, clusters, admin_port)
 
 
 def _address(value: str) -> tuple[str, int]:
@@ -518,7 +766,12 @@ def main(argv: list[str] | None = None) -> int:
         "--upstream", action="append", default=[], metavar="SUBSET=HOST:PORT", required=True
     )
     parser.add_argument("--domain", action="append", default=[], help="extra Host to accept")
+    parser.add_argument("--tls-cert", type=Path, help="PEM certificate: serve HTTPS as well")
+    parser.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
+    parser.add_argument("--tls-port", type=int, default=8443)
     args = parser.parse_args(argv)
+    if (args.tls_cert is None) != (args.tls_key is None):
+        parser.error("--tls-cert and --tls-key go together")
     upstreams = {}
     for item in args.upstream:
         subset, _, address = item.partition("=")
@@ -530,6 +783,8 @@ def main(argv: list[str] | None = None) -> int:
         upstreams=upstreams,
         address=args.address,
         extra_domains=args.domain,
+        tls=Tls(args.tls_cert.resolve(), args.tls_key.resolve()) if args.tls_cert else None,
+        tls_port=args.tls_port,
     )
     yaml.safe_dump(config, sys.stdout, sort_keys=False)
     return 0

@@ -386,26 +386,6 @@ def test_monitoring_routes_come_from_the_one_targets_file(docs):
         assert route["destination"] == {"host": target["host"], "port": {"number": target["port"]}}
 
 
-def test_rate_limit_filter_is_per_client_ip_on_the_ingress_gateway(docs):
-    envoy_filter = one(docs, "EnvoyFilter", "sentiment-rate-limit")["spec"]
-    assert envoy_filter["workloadSelector"] == {"labels": {"istio": "ingressgateway"}}
-    patches = {p["applyTo"]: p for p in envoy_filter["configPatches"]}
-    vhost = patches["VIRTUAL_HOST"]["patch"]["value"]
-    assert vhost["rate_limits"] == [{"actions": [{"remote_address": {}}]}]
-    config = vhost["typed_per_filter_config"]["envoy.filters.http.local_ratelimit"]
-    (descriptor,) = config["descriptors"]
-    assert descriptor["entries"] == [{"key": "remote_address"}]  # no value: one bucket per IP
-    assert descriptor["token_bucket"] == {
-        "max_tokens": 10,
-        "tokens_per_fill": 10,
-        "fill_interval": "60s",
-    }
-    assert config["max_dynamic_descriptors"] >= 10_000
-    for switch in ("filter_enabled", "filter_enforced"):
-        assert config[switch]["default_value"] == {"numerator": 100, "denominator": "HUNDRED"}
-    assert config["enable_x_ratelimit_headers"] == "DRAFT_VERSION_03"
-
-
 # --- images and the configuration each pod gets ----------------------------------------------
 
 

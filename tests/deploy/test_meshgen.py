@@ -22,7 +22,7 @@ def test_without_kubectl_the_istio_files_are_read_as_kustomize_renders_them(
         (d["kind"], d["metadata"]["name"]): d
         for d in meshgen.render(DEPLOY / "istio")
         if d["kind"] in {"Gateway", "DestinationRule", "EnvoyFilter"}
-        or d["metadata"]["name"] == meshgen.VIRTUAL_SERVICE
+        or d["metadata"]["name"] in {meshgen.VIRTUAL_SERVICE, "gateway-monitoring-access"}
     }
     monkeypatch.setattr(shutil, "which", lambda name: None)
     read = meshgen.render(DEPLOY / "istio")
@@ -31,7 +31,7 @@ def test_without_kubectl_the_istio_files_are_read_as_kustomize_renders_them(
         fallback = one(read, kind, name)
         # kustomize adds nothing to these objects, so both roads give the same config
         assert fallback["spec"] == doc["spec"], (kind, name)
-    assert len(rendered) == 5
+    assert len(rendered) == 6
 
 
 def test_translation_is_complete_for_the_deployed_objects(docs, meshgen):
@@ -45,8 +45,9 @@ def test_translation_is_complete_for_the_deployed_objects(docs, meshgen):
         assert cluster["connect_timeout"] == "2s"
     hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
     assert hcm["use_remote_address"] is True
-    (vhost,) = hcm["route_config"]["virtual_hosts"]
-    assert vhost["rate_limits"] == [{"actions": [{"remote_address": {}}]}]
+    (vhost,) = hcm["route_config"]["virtual_hosts"]  # no address given for the monitoring UIs
+    assert vhost["name"] == "sentiment.local:80"
+    assert "rate_limits" not in vhost and "typed_per_filter_config" not in vhost
     route = vhost["routes"][0]["route"]
     assert route["timeout"] == "30s"
     assert route["retry_policy"] == {
@@ -113,16 +114,181 @@ def test_what_is_not_modelled_is_refused(docs, meshgen, mutate, message):
         meshgen.build(docs, port=18080, admin_port=19901, upstreams=UPSTREAMS)
 
 
-def test_rate_limit_patch_applies_only_to_its_virtual_host(docs, meshgen):
+def _hcm(listener: dict) -> dict:
+    return listener["filter_chains"][0]["filters"][0]["typed_config"]
+
+
+def _with_https_server(docs):
+    docs = copy.deepcopy(_istio_docs(docs))
+    gateway = one(docs, "Gateway", "sentiment-gateway")
+    if not [s for s in gateway["spec"]["servers"] if s["port"]["protocol"] == "HTTPS"]:
+        gateway["spec"]["servers"][0]["tls"] = {"httpsRedirect": True}
+        gateway["spec"]["servers"].append(
+            {
+                "port": {"number": 443, "name": "https", "protocol": "HTTPS"},
+                "hosts": list(gateway["spec"]["servers"][0]["hosts"]),
+                "tls": {
+                    "mode": "SIMPLE",
+                    "credentialName": "sentiment-tls",
+                    "minProtocolVersion": "TLSV1_2",
+                },
+            }
+        )
+    return docs
+
+
+def test_https_redirect_and_tls_version_follow_the_gateway(docs, meshgen, tmp_path):
+    docs = _with_https_server(docs)
+    names, _ = meshgen.subset_clusters(docs, UPSTREAMS)
+    plain = meshgen.gateway_listener(docs, names, name="p", address="127.0.0.1", port=1)
+    for vhost in _hcm(plain)["route_config"]["virtual_hosts"]:
+        assert vhost["require_tls"] == "ALL"
+    tls = meshgen.Tls(tmp_path / "cert.pem", tmp_path / "key.pem")
+    config = meshgen.build(docs, port=18080, admin_port=19901, upstreams=UPSTREAMS, tls=tls)
+    local_http, local_https = config["static_resources"]["listeners"]
+    # Locally the HTTP port serves the app: the HTTPS port is not 443, a redirect would miss it.
+    assert "require_tls" not in _hcm(local_http)["route_config"]["virtual_hosts"][0]
+    socket = local_https["filter_chains"][0]["transport_socket"]["typed_config"]
+    assert socket["common_tls_context"]["tls_params"] == {"tls_minimum_protocol_version": "TLSv1_2"}
+    assert socket["common_tls_context"]["tls_certificates"] == [
+        {
+            "certificate_chain": {"filename": str(tmp_path / "cert.pem")},
+            "private_key": {"filename": str(tmp_path / "key.pem")},
+        }
+    ]
+
+
+def test_rate_limit_and_its_429_reach_every_listener(docs, meshgen, tmp_path):
+    """No port, listener or virtual host name in the patches: the HTTPS listener, and a host
+    renamed in both the Gateway and the VirtualService, keep the limit and the error body."""
+    docs = _with_https_server(docs)
+    for server in one(docs, "Gateway", "sentiment-gateway")["spec"]["servers"]:
+        server["hosts"] = ["shop.example", *server["hosts"][1:]]
+    one(docs, "VirtualService", meshgen.VIRTUAL_SERVICE)["spec"]["hosts"] = ["shop.example"]
+    tls = meshgen.Tls(tmp_path / "cert.pem", tmp_path / "key.pem")
+    config = meshgen.build(docs, port=18080, admin_port=19901, upstreams=UPSTREAMS, tls=tls)
+    listeners = config["static_resources"]["listeners"]
+    assert [listener["name"] for listener in listeners] == ["gateway", "gateway_https"]
+    for listener in listeners:
+        hcm = _hcm(listener)
+        (limit,) = [f for f in hcm["http_filters"] if f["name"] == meshgen.LOCAL_RATELIMIT]
+        assert limit["typed_config"]["filter_enforced"]["default_value"]["numerator"] == 100
+        (mapper,) = hcm["local_reply_config"]["mappers"]
+        assert mapper["body_format_override"]["json_format"]["error"]["code"] == "rate_limited"
+        (vhost,) = hcm["route_config"]["virtual_hosts"]
+        assert vhost["name"].startswith("shop.example:")
+    assert "transport_socket" in listeners[1]["filter_chains"][0]
+    assert _hcm(listeners[1])["route_config"]["name"] == "https.443.https.sentiment-gateway"
+
+
+def test_a_patch_for_another_port_does_not_apply(docs, meshgen):
     docs = copy.deepcopy(_istio_docs(docs))
     envoy_filter = one(docs, "EnvoyFilter", meshgen.RATE_LIMIT_FILTER)
     for patch in envoy_filter["spec"]["configPatches"]:
-        if patch["applyTo"] == "VIRTUAL_HOST":
-            patch["match"]["routeConfiguration"]["vhost"]["name"] = "elsewhere.local:80"
+        patch["match"]["listener"]["portNumber"] = 8443
     config = meshgen.build(docs, port=18080, admin_port=19901, upstreams=UPSTREAMS)
-    hcm = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
-    (vhost,) = hcm["typed_config"]["route_config"]["virtual_hosts"]
-    assert "rate_limits" not in vhost and "typed_per_filter_config" not in vhost
+    hcm = _hcm(config["static_resources"]["listeners"][0])
+    assert meshgen.LOCAL_RATELIMIT not in [f["name"] for f in hcm["http_filters"]]
+    assert "local_reply_config" not in hcm
+
+
+def test_a_certificate_needs_an_https_server(docs, meshgen, tmp_path):
+    docs = copy.deepcopy(_istio_docs(docs))
+    gateway = one(docs, "Gateway", "sentiment-gateway")
+    gateway["spec"]["servers"] = [
+        s for s in gateway["spec"]["servers"] if s["port"]["protocol"] == "HTTP"
+    ]
+    tls = meshgen.Tls(tmp_path / "cert.pem", tmp_path / "key.pem")
+    with pytest.raises(meshgen.UnsupportedConfig, match="no HTTPS server"):
+        meshgen.build(docs, port=18080, admin_port=19901, upstreams=UPSTREAMS, tls=tls)
+
+
+def test_extra_domains_leave_the_listener_name_alone(docs, meshgen):
+    """--domain used to rename the listener after the last domain (a reused loop variable)."""
+    config = meshgen.build(
+        _istio_docs(docs),
+        port=18080,
+        admin_port=19901,
+        upstreams=UPSTREAMS,
+        extra_domains=["localhost", "127.0.0.1"],
+    )
+    (listener,) = config["static_resources"]["listeners"]
+    assert listener["name"] == "gateway"
+    assert _hcm(listener)["stat_prefix"] == "gateway"
+    (vhost,) = _hcm(listener)["route_config"]["virtual_hosts"]
+    assert vhost["domains"] == [
+        "sentiment.local",
+        "sentiment.local:*",
+        "localhost",
+        "localhost:*",
+        "127.0.0.1",
+        "127.0.0.1:*",
+    ]
+
+
+def test_monitoring_access_policy_becomes_a_deny_rbac_filter(docs, meshgen):
+    """As istiod translates it: DENY, the hosts as case-insensitive :authority matchers, the
+    source ranges as a negated remote_ip set."""
+    docs = _istio_docs(docs)
+    (rbac,) = meshgen.rbac_filters(docs, meshgen.gateway_selector(docs))
+    rules = rbac["typed_config"]["rules"]
+    assert rules["action"] == "DENY"
+    (name,) = rules["policies"]
+    namespace = one(docs, "AuthorizationPolicy", "gateway-monitoring-access")["metadata"][
+        "namespace"
+    ]
+    assert name == f"ns[{namespace}]-policy[gateway-monitoring-access]-rule[0]"
+    policy = rules["policies"][name]
+    (permission,) = policy["permissions"]
+    (hosts,) = permission["and_rules"]["rules"]
+    matchers = [rule["header"]["string_match"] for rule in hosts["or_rules"]["rules"]]
+    assert {"prefix": "grafana.sentiment.local:", "ignore_case": True} in matchers
+    assert {"exact": "prometheus.sentiment.local", "ignore_case": True} in matchers
+    (principal,) = policy["principals"]
+    (negated,) = principal["and_ids"]["ids"]
+    ranges = [i["remote_ip"] for i in negated["not_id"]["or_ids"]["ids"]]
+    assert {(r["address_prefix"], r["prefix_len"]) for r in ranges} == {
+        ("127.0.0.0", 8),
+        ("10.0.0.0", 8),
+        ("172.16.0.0", 12),
+        ("192.168.0.0", 16),
+        ("::1", 128),
+        ("fc00::", 7),
+    }
+
+
+def test_one_gateway_selector_for_filter_and_policy(docs, meshgen):
+    """The Gateway's selector is the one truth: a filter and a policy that select the same
+    (renamed) labels apply; the app's own policies are not the gateway's."""
+    docs = copy.deepcopy(_istio_docs(docs))
+    labels = {"istio": "ingress"}
+    one(docs, "Gateway", "sentiment-gateway")["spec"]["selector"] = labels
+    one(docs, "EnvoyFilter", meshgen.RATE_LIMIT_FILTER)["spec"]["workloadSelector"]["labels"] = (
+        labels
+    )
+    policy = one(docs, "AuthorizationPolicy", "gateway-monitoring-access")
+    policy["spec"]["selector"]["matchLabels"] = labels
+    config = meshgen.build(docs, port=18080, admin_port=19901, upstreams=UPSTREAMS)
+    names = [f["name"] for f in _hcm(config["static_resources"]["listeners"][0])["http_filters"]]
+    assert names == [meshgen.RBAC, meshgen.LOCAL_RATELIMIT, meshgen.ROUTER]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda ef: ef["spec"]["configPatches"][0].update(applyTo="VIRTUAL_HOST"), "VIRTUAL_HOST"),
+        (
+            lambda ef: ef["spec"]["configPatches"][0]["match"].update(context="SIDECAR_INBOUND"),
+            "GATEWAY",
+        ),
+        (lambda ef: ef["spec"]["configPatches"][1]["patch"].update(operation="REPLACE"), "MERGE"),
+    ],
+)
+def test_unmodelled_patches_are_refused(docs, meshgen, mutate, message):
+    docs = copy.deepcopy(_istio_docs(docs))
+    mutate(one(docs, "EnvoyFilter", meshgen.RATE_LIMIT_FILTER))
+    with pytest.raises(meshgen.UnsupportedConfig, match=message):
+        meshgen.build(docs, port=18080, admin_port=19901, upstreams=UPSTREAMS)
 
 
 def test_filter_for_another_workload_is_refused(docs, meshgen):
