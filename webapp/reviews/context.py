@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.http import HttpRequest
 
-from webapp.reviews import client
+from webapp import modelservice
 from webapp.reviews.services import Assignment
 
 
@@ -13,7 +13,7 @@ def assignment_of(request: HttpRequest) -> Assignment:
 
 
 def request_id_of(request: HttpRequest) -> str:
-    return client.request_id_from(request.headers.get("x-request-id"))
+    return modelservice.request_id_from(request.headers.get("x-request-id"))
 
 
 def versions(request: HttpRequest) -> dict:
