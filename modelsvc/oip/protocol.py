@@ -20,13 +20,10 @@ import orjson
 from django.conf import settings
 
 from core import review
-from core.env import env_str
 from core.version import APP_VERSION
+from modelsvc.config import MODEL_NAME, SERVICE_NAME
 from modelsvc.serving import LABELS, POSITIVE_FROM
 
-# The name clients use in /v2/models/<name>/...; the one place it is configured.
-MODEL_NAME = env_str("MODEL_NAME", "sentiment")
-SERVER_NAME = "sentiment-model"
 PLATFORM = "sklearn"
 
 INPUT_NAME = "text"
@@ -211,7 +208,7 @@ def infer_response(request: InferRequest, proba: np.ndarray, model_version: str)
 
 
 def server_metadata() -> dict:
-    return {"name": SERVER_NAME, "version": APP_VERSION, "extensions": []}
+    return {"name": SERVICE_NAME, "version": APP_VERSION, "extensions": []}
 
 
 def model_metadata(model_version: str) -> dict:

@@ -15,7 +15,8 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 
 from core import review
-from modelsvc.oip.protocol import INPUT_NAME, MODEL_NAME, OUTPUTS
+from modelsvc.config import MODEL_NAME
+from modelsvc.oip.protocol import INPUT_NAME, OUTPUTS
 
 TAG = "Open Inference Protocol (v2)"
 
