@@ -14,7 +14,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
 import requests
 from django.conf import settings
@@ -141,22 +141,13 @@ def _call(
         raise ModelServiceRejected("bad_response", f"{path} answered non-JSON") from exc
 
 
-def _counted(predict: Callable[[], T]) -> T:
-    """Run a prediction call, counting its failure (the one place that does)."""
-    try:
-        return predict()
-    except ModelServiceError as exc:
-        metrics.APP_MODEL_ERRORS.labels(settings.APP_VERSION, exc.reason).inc()
-        raise
-
-
 def _object(body: Any, path: str) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ModelServiceRejected("bad_response", f"{path} answered something else than an object")
     return body
 
 
-def _is_probability(value: Any) -> bool:
+def _is_probability(value: Any) -> TypeGuard[float]:
     return (
         isinstance(value, int | float)
         and not isinstance(value, bool)
@@ -183,27 +174,57 @@ def _model_version(value: Any) -> str:
     return value
 
 
+def _predict(
+    path: str,
+    payload: dict[str, Any],
+    parse: Callable[[dict[str, Any]], T],
+    *,
+    request_id: str,
+    variant: str | None,
+    read_timeout: float,
+) -> T:
+    """POST a prediction request and parse its answer; the one place failures are counted."""
+    try:
+        body = _call(
+            "POST",
+            path,
+            json=payload,
+            request_id=request_id,
+            variant=variant,
+            read_timeout=read_timeout,
+        )
+        return parse(_object(body, path))
+    except ModelServiceError as exc:
+        metrics.APP_MODEL_ERRORS.labels(settings.APP_VERSION, exc.reason).inc()
+        raise
+
+
+def _answer(body: dict[str, Any]) -> ModelAnswer:
+    result = _classification(body)
+    return ModelAnswer(
+        result.sentiment, result.confidence, _model_version(body.get("model_version"))
+    )
+
+
+def _batch_answer(expected: int, body: dict[str, Any]) -> BatchAnswer:
+    items = body.get("results")
+    if not isinstance(items, list) or len(items) != expected:
+        count = len(items) if isinstance(items, list) else 0
+        raise ModelServiceRejected("bad_response", f"{count} results for {expected} reviews")
+    results = [_classification(item) for item in items]
+    return BatchAnswer(results, _model_version(body.get("model_version")))
+
+
 def analyze(review: str, *, request_id: str, variant: str | None = None) -> ModelAnswer:
     """Classify one review; the text is sent exactly as given (JSON, UTF-8)."""
-
-    def predict() -> ModelAnswer:
-        body = _object(
-            _call(
-                "POST",
-                "/analyze",
-                json={"review": review},
-                request_id=request_id,
-                variant=variant,
-                read_timeout=settings.MODEL_SERVICE_READ_TIMEOUT,
-            ),
-            "/analyze",
-        )
-        result = _classification(body)
-        return ModelAnswer(
-            result.sentiment, result.confidence, _model_version(body.get("model_version"))
-        )
-
-    return _counted(predict)
+    return _predict(
+        "/analyze",
+        {"review": review},
+        _answer,
+        request_id=request_id,
+        variant=variant,
+        read_timeout=settings.MODEL_SERVICE_READ_TIMEOUT,
+    )
 
 
 def analyze_batch(reviews: list[str], *, request_id: str) -> BatchAnswer:
@@ -212,29 +233,14 @@ def analyze_batch(reviews: list[str], *, request_id: str) -> BatchAnswer:
     A failed connect is retried by the session only, so no batch is sent twice; anything
     later is the caller's to retry, with backoff.
     """
-
-    def predict() -> BatchAnswer:
-        body = _object(
-            _call(
-                "POST",
-                "/analyze/batch",
-                json={"reviews": reviews},
-                request_id=request_id,
-                variant=None,
-                read_timeout=settings.BATCH_READ_TIMEOUT,
-            ),
-            "/analyze/batch",
-        )
-        items = body.get("results")
-        if not isinstance(items, list) or len(items) != len(reviews):
-            count = len(items) if isinstance(items, list) else 0
-            raise ModelServiceRejected(
-                "bad_response", f"{count} results for {len(reviews)} reviews"
-            )
-        results = [_classification(item) for item in items]
-        return BatchAnswer(results, _model_version(body.get("model_version")))
-
-    return _counted(predict)
+    return _predict(
+        "/analyze/batch",
+        {"reviews": reviews},
+        functools.partial(_batch_answer, len(reviews)),
+        request_id=request_id,
+        variant=None,
+        read_timeout=settings.BATCH_READ_TIMEOUT,
+    )
 
 
 def version(*, request_id: str) -> dict[str, Any]:
