@@ -14,6 +14,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any, TypeGuard, TypeVar
 
 import requests
@@ -102,19 +103,18 @@ def request_id_from(incoming: str | None) -> str:
     return uuid.uuid4().hex
 
 
-def _call(
-    method: str,
-    path: str,
-    *,
-    request_id: str,
-    variant: str | None,
-    read_timeout: float,
-    json: Any = None,
-) -> Any:
-    """One request; the decoded JSON answer of a 200, any other outcome classified."""
+def _headers(request_id: str, variant: str | None) -> dict[str, str]:
+    """The request id and experiment arm travel on, so the mesh routes and traces the call."""
     headers = {"x-request-id": request_id, "accept": "application/json"}
     if variant:
         headers["x-user-experiment"] = variant
+    return headers
+
+
+def _call(
+    method: str, path: str, headers: dict[str, str], read_timeout: float, json: Any = None
+) -> Any:
+    """One request; the decoded JSON answer of a 200, any other outcome classified."""
     session = _session(settings.MODEL_SERVICE_RETRIES)
     try:
         response = session.request(
@@ -131,9 +131,9 @@ def _call(
     except requests.RequestException as exc:
         raise ModelServiceUnavailable("unavailable", str(exc)) from exc
     status = response.status_code
-    if status == 429 or status >= 500:
+    if status == HTTPStatus.TOO_MANY_REQUESTS or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
         raise ModelServiceUnavailable("http_error", f"HTTP {status} from {path}")
-    if status != 200:
+    if status != HTTPStatus.OK:
         raise ModelServiceRejected("http_error", f"HTTP {status} from {path}")
     try:
         return response.json()
@@ -178,21 +178,12 @@ def _predict(
     path: str,
     payload: dict[str, Any],
     parse: Callable[[dict[str, Any]], T],
-    *,
-    request_id: str,
-    variant: str | None,
+    headers: dict[str, str],
     read_timeout: float,
 ) -> T:
     """POST a prediction request and parse its answer; the one place failures are counted."""
     try:
-        body = _call(
-            "POST",
-            path,
-            json=payload,
-            request_id=request_id,
-            variant=variant,
-            read_timeout=read_timeout,
-        )
+        body = _call("POST", path, headers, read_timeout, json=payload)
         return parse(_object(body, path))
     except ModelServiceError as exc:
         metrics.APP_MODEL_ERRORS.labels(settings.APP_VERSION, exc.reason).inc()
@@ -221,9 +212,8 @@ def analyze(review: str, *, request_id: str, variant: str | None = None) -> Mode
         "/analyze",
         {"review": review},
         _answer,
-        request_id=request_id,
-        variant=variant,
-        read_timeout=settings.MODEL_SERVICE_READ_TIMEOUT,
+        _headers(request_id, variant),
+        settings.MODEL_SERVICE_READ_TIMEOUT,
     )
 
 
@@ -237,19 +227,12 @@ def analyze_batch(reviews: list[str], *, request_id: str) -> BatchAnswer:
         "/analyze/batch",
         {"reviews": reviews},
         functools.partial(_batch_answer, len(reviews)),
-        request_id=request_id,
-        variant=None,
-        read_timeout=settings.BATCH_READ_TIMEOUT,
+        _headers(request_id, None),
+        settings.BATCH_READ_TIMEOUT,
     )
 
 
 def version(*, request_id: str) -> dict[str, Any]:
     """The model service's own /version answer (a probe: its failures are not counted)."""
-    body = _call(
-        "GET",
-        "/version",
-        request_id=request_id,
-        variant=None,
-        read_timeout=settings.MODEL_SERVICE_READ_TIMEOUT,
-    )
+    body = _call("GET", "/version", _headers(request_id, None), settings.MODEL_SERVICE_READ_TIMEOUT)
     return _object(body, "/version")
