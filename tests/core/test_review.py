@@ -44,3 +44,33 @@ def test_the_limit_is_read_when_checking(settings):
 def test_the_schema_pattern_agrees_with_the_rules(text):
     matches = re.fullmatch(review.PATTERN, text) is not None
     assert matches == (review.review_problem(text) is None)
+
+
+@pytest.mark.parametrize(
+    "value",
+    # (A list is not among them: the protocol reads [[text]] as a row of shape [N, 1].)
+    ["Good.", "  a  ", "", " \t\n", "x" * 5001, " " * 5001, "a\x00b", 42, None, {"t": "x"}],
+)
+def test_the_form_both_apis_and_the_protocol_agree(settings, value):
+    """Every entry point takes exactly the values the rules take."""
+    from rest_framework import serializers
+
+    from core.fields import ReviewField
+    from modelsvc.oip.protocol import ProtocolError, _texts
+    from webapp.reviews.forms import ReviewForm
+
+    settings.MAX_REVIEW_CHARS = 5000
+    valid = review.review_problem(value) is None
+
+    class Payload(serializers.Serializer):
+        review = ReviewField()
+
+    assert Payload(data={"review": value}).is_valid() == valid
+    try:
+        _texts([value], 1)
+        protocol_valid = True
+    except ProtocolError:
+        protocol_valid = False
+    assert protocol_valid == valid
+    if isinstance(value, str):  # a form only ever receives text
+        assert ReviewForm({"review": value}).is_valid() == valid
