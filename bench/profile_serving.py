@@ -144,6 +144,9 @@ class _ConstantPipeline:
     def predict_proba(self, texts):
         return np.tile(np.array([0.25, 0.75]), (len(texts), 1))
 
+    def predict(self, texts):
+        return np.ones(len(texts), dtype=int)
+
 
 def profile_overhead(app, model, body: bytes, calls: int = 5000) -> None:
     import cProfile

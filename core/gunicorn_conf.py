@@ -9,22 +9,24 @@ import shutil
 import tempfile
 from pathlib import Path
 
-bind = f"{os.environ.get('BIND_HOST', '0.0.0.0')}:{os.environ.get('PORT', '5000')}"  # noqa: S104
-workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
-keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+from core.env import env_bool, env_float, env_int, env_str
+
+bind = f"{env_str('BIND_HOST', '0.0.0.0')}:{env_int('PORT', 5000)}"  # noqa: S104
+workers = env_int("GUNICORN_WORKERS", 2)
+threads = env_int("GUNICORN_THREADS", 1)
+keepalive = env_int("GUNICORN_KEEPALIVE", 5)
+timeout = env_int("GUNICORN_TIMEOUT", 60)
 graceful_timeout = 20
-accesslog = "-" if os.environ.get("ACCESS_LOG", "").lower() in {"1", "true", "yes"} else None
+accesslog = "-" if env_bool("ACCESS_LOG") else None
 errorlog = "-"
 # Several servers run side by side (and on read-only root file systems): no shared control
 # socket in $HOME.
 control_socket_disable = True
-loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+loglevel = env_str("LOG_LEVEL", "info").lower()
 # Kubernetes mounts /tmp as an emptyDir; the heartbeat files belong in memory when possible.
 worker_tmp_dir = "/dev/shm" if Path("/dev/shm").is_dir() else None  # noqa: S108
 
-_metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+_metrics_dir = env_str("PROMETHEUS_MULTIPROC_DIR")
 if _metrics_dir:
     # Counts from a previous run of this server would be added to the new ones.
     shutil.rmtree(_metrics_dir, ignore_errors=True)
@@ -42,7 +44,7 @@ def child_exit(server, worker):
 def post_worker_init(worker):
     # A cached model loads in about a second: wait for it, so that every worker of a ready
     # pod can predict. A long first download must not block liveness, hence the bound.
-    if os.environ.get("DJANGO_SETTINGS_MODULE") == "modelsvc.settings":
+    if env_str("DJANGO_SETTINGS_MODULE") == "modelsvc.settings":
         from modelsvc import serving
 
-        serving.wait_until_loaded(float(os.environ.get("MODEL_LOAD_WAIT", "60")))
+        serving.wait_until_loaded(env_float("MODEL_LOAD_WAIT", 60.0))

@@ -9,6 +9,10 @@ from django.conf import settings
 from core.env import env_float, env_list, env_str
 
 CORPUS_PATH = Path(__file__).resolve().parent / "ml" / "corpus" / "reviews.tsv"
+# The name this service gives itself in /version and the inference protocol's metadata.
+SERVICE_NAME = "sentiment-model"
+# The name clients use in /v2/models/<name>/... (Open Inference Protocol).
+MODEL_NAME = env_str("MODEL_NAME", "sentiment")
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,7 @@ atomically, so pods starting together never read a half-written file.
 import fcntl
 import hashlib
 import logging
-import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,22 +19,14 @@ import requests
 from django.conf import settings
 
 from core.known_secrets import is_known_secret
+from modelsvc.artifact import ARTIFACT_NAME, ArtifactError, atomic_path, write_atomic
 from modelsvc.config import ModelConfig
 
 logger = logging.getLogger(__name__)
 
-ARTIFACT_NAME = "model.joblib"
 CHECKSUM_SUFFIX = ".sha256"
 MAX_REDIRECTS = 5
 CHUNK = 1 << 20
-
-
-class ArtifactError(Exception):
-    """The artifact cannot be fetched or trusted; ``reason`` is a short metric label."""
-
-    def __init__(self, reason: str, message: str):
-        super().__init__(message)
-        self.reason = reason
 
 
 def sha256_of(path: Path) -> str:
@@ -139,12 +129,6 @@ def _recorded_checksum(path: Path) -> str:
         return ""
 
 
-def _write_atomically(directory: Path, name: str, data: str) -> None:
-    with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, prefix=".tmp-") as handle:
-        handle.write(data)
-    os.replace(handle.name, directory / name)
-
-
 def fetch_artifact(config: ModelConfig) -> tuple[Path, str]:
     """Return the cached artifact for ``config.url`` and its verified SHA-256, downloading
     it first when the cache lacks it or holds a file that no longer matches."""
@@ -161,10 +145,7 @@ def fetch_artifact(config: ModelConfig) -> tuple[Path, str]:
         # Under the lock no download is running here: these were left by a killed process.
         for stale in directory.glob(".download-*"):
             stale.unlink(missing_ok=True)
-        fd, temp_name = tempfile.mkstemp(dir=directory, prefix=".download-")
-        os.close(fd)
-        temp = Path(temp_name)
-        try:
+        with atomic_path(cached, prefix=".download-") as temp:
             fetch = _fetch_file_url if config.url.startswith("file:") else _download
             actual = fetch(config, temp)
             if config.sha256 and actual != config.sha256:
@@ -172,9 +153,6 @@ def fetch_artifact(config: ModelConfig) -> tuple[Path, str]:
                     "checksum",
                     f"model artifact checksum mismatch: expected {config.sha256}, got {actual}",
                 )
-            os.replace(temp, cached)
-        finally:
-            temp.unlink(missing_ok=True)
-        _write_atomically(directory, ARTIFACT_NAME + CHECKSUM_SUFFIX, actual)
+        write_atomic(cached.with_name(cached.name + CHECKSUM_SUFFIX), actual.encode())
         logger.info("model artifact downloaded to %s (sha256 %s)", cached, actual)
         return cached, actual

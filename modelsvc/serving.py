@@ -5,21 +5,19 @@ loaded; until then (or if the artifact is refused) readiness says why.
 """
 
 import functools
-import hashlib
-import io
-import json
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import joblib
 import numpy as np
 from django.conf import settings
 
 from core import metrics
-from modelsvc import delivery
+from modelsvc import artifact, delivery
 from modelsvc.config import CORPUS_PATH, ModelConfig, load_config
 
 logger = logging.getLogger(__name__)
@@ -51,7 +49,7 @@ class Prediction:
 class LoadedModel:
     version: str
     sha256: str
-    pipeline: object
+    pipeline: artifact.Pipeline
     metrics: dict = field(default_factory=dict)
 
     def predict_proba(self, texts: list[str], endpoint: str) -> np.ndarray:
@@ -102,46 +100,27 @@ def not_ready_reason() -> str:
 
 
 def load_verified(path: Path, expected_sha256: str) -> LoadedModel:
-    """Unpickle the artifact only from the very bytes whose checksum matched."""
-    data = path.read_bytes()
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != expected_sha256:
-        raise delivery.ArtifactError(
-            "checksum",
-            f"model artifact checksum mismatch: expected {expected_sha256}, got {actual}",
-        )
-    try:
-        artifact = joblib.load(io.BytesIO(data))
-        pipeline = artifact["pipeline"]
-        if not hasattr(pipeline, "predict_proba"):
-            raise TypeError("pipeline has no predict_proba")
-        return LoadedModel(
-            version=str(artifact["version"]),
-            sha256=actual,
-            pipeline=pipeline,
-            metrics=dict(artifact.get("metrics") or {}),
-        )
-    except Exception as exc:
-        raise delivery.ArtifactError("invalid", f"model artifact is unusable: {exc}") from exc
+    """The model in the artifact at ``path``, unpickled only if its checksum matched."""
+    loaded = artifact.load_verified(path, expected_sha256)
+    return LoadedModel(loaded.version, loaded.sha256, loaded.pipeline, loaded.metrics)
 
 
 def _local_artifact(config: ModelConfig) -> tuple[Path, str]:
     """The local artifact (MODEL_DIR), trained from the shipped corpus if there is none."""
-    path = config.local_dir / delivery.ARTIFACT_NAME
+    path = config.local_dir / artifact.ARTIFACT_NAME
     with delivery.file_lock(config.local_dir):
         if not path.exists():
             from modelsvc.ml.training import train  # training code is not needed to serve
 
             logger.info("no model at %s; training the default from %s", path, CORPUS_PATH)
             train(CORPUS_PATH, config.local_dir)
-    manifest = json.loads((config.local_dir / "manifest.json").read_text())
-    return path, manifest["artifact_sha256"]
+    return path, artifact.manifest_checksum(config.local_dir)
 
 
 def resolve_and_load(config: ModelConfig) -> LoadedModel:
     if config.url:
         if settings.PRODUCTION and not config.sha256:
-            raise delivery.ArtifactError(
+            raise artifact.ArtifactError(
                 "checksum", "APP_MODE=prod requires MODEL_SHA256 to verify the model artifact"
             )
         path, sha = delivery.fetch_artifact(config)
@@ -157,6 +136,21 @@ def install(model: LoadedModel) -> None:
     if previous is not None and previous.version != model.version:
         metrics.MODEL_READY.labels(previous.version).set(0)
     metrics.MODEL_READY.labels(model.version).set(1)
+
+
+@contextmanager
+def override(model: LoadedModel | None, *, error: str = "model is loading") -> Iterator[None]:
+    """For tests: serve ``model`` inside the block (with None, be not ready because of
+    ``error``), then serve again whatever was served before."""
+    previous = _state.model, _state.error
+    if model is None:
+        _state.model, _state.error = None, error
+    else:
+        install(model)
+    try:
+        yield
+    finally:
+        _state.model, _state.error = previous
 
 
 def load(config: ModelConfig | None = None) -> LoadedModel | None:

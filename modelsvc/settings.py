@@ -4,7 +4,6 @@ from core.settings import *  # noqa: F403
 
 ROOT_URLCONF = "modelsvc.urls"
 WSGI_APPLICATION = "modelsvc.wsgi.application"
-SERVICE_NAME = "sentiment-model"
 
 INSTALLED_APPS = [
     "django.contrib.contenttypes",

@@ -21,16 +21,12 @@ def model_dir(tmp_path_factory) -> Path:
 @pytest.fixture
 def loaded_model(model_dir):
     """The trained model installed in this process's model service."""
-    import json
-
     from modelsvc import serving
+    from modelsvc.artifact import ARTIFACT_NAME, manifest_checksum
 
-    sha = json.loads((model_dir / "manifest.json").read_text())["artifact_sha256"]
-    model = serving.load_verified(model_dir / "model.joblib", sha)
-    previous = serving._state.model, serving._state.error
-    serving.install(model)
-    yield model
-    serving._state.model, serving._state.error = previous
+    model = serving.load_verified(model_dir / ARTIFACT_NAME, manifest_checksum(model_dir))
+    with serving.override(model):
+        yield model
 
 
 @pytest.fixture(scope="session")

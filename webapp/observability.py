@@ -10,8 +10,8 @@ from django.conf import settings
 from django.urls import Resolver404, resolve
 
 from core import metrics
+from webapp.experiments.services import VARIANTS
 
-VARIANTS = frozenset({"A", "B"})
 UNMATCHED = "unmatched"
 
 

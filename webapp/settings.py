@@ -11,7 +11,6 @@ from core.settings import REST_FRAMEWORK, TLS_ENABLED, VAR_DIR
 
 ROOT_URLCONF = "webapp.urls"
 WSGI_APPLICATION = "webapp.wsgi.application"
-SERVICE_NAME = "sentiment-app"
 
 APP_VARIANT = env_str("APP_VARIANT", "v1").strip().lower()
 if APP_VARIANT not in {"v1", "v2"}:
@@ -198,6 +197,9 @@ BATCH_TASK_BUDGET_SECONDS = env_int("BATCH_TASK_BUDGET_SECONDS", 30)
 BATCH_MAX_RETRIES = env_int("BATCH_MAX_RETRIES", 20)
 BATCH_RETRY_BACKOFF_MAX = env_int("BATCH_RETRY_BACKOFF_MAX", 60)
 BATCH_READ_TIMEOUT = env_float("BATCH_READ_TIMEOUT", 30.0)
+# How often the job page asks for progress; every 8 s leaves room in the gateway's
+# per-client rate limit for the visitor's other requests.
+BATCH_POLL_SECONDS = env_float("BATCH_POLL_SECONDS", 8.0)
 # Uploaded reviews and their results are deleted this many days after the job finished.
 BATCH_RETENTION_DAYS = env_int("BATCH_RETENTION_DAYS", 30)
 

@@ -10,6 +10,7 @@ from core.errors import ApiError
 from core.schema import errors
 from modelsvc import serving
 from modelsvc.api import serializers as s
+from modelsvc.config import SERVICE_NAME
 
 
 def require_model() -> serving.LoadedModel:
@@ -66,7 +67,7 @@ class VersionView(APIView):
         model = serving.current_model()
         return Response(
             {
-                "service": "sentiment-model",
+                "service": SERVICE_NAME,
                 "service_version": settings.APP_VERSION,
                 "model_version": model.version if model else None,
                 "model_sha256": model.sha256 if model else None,

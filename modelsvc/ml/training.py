@@ -1,4 +1,4 @@
-"""Training and evaluation of the sentiment model, and the artifact files they exchange.
+"""Training and evaluation of the sentiment model (the artifact format is modelsvc/artifact.py).
 
 ``train`` writes three files into its output folder:
 
@@ -11,11 +11,9 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import platform
-import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import metadata
@@ -27,13 +25,18 @@ from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_f
 from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
 from threadpoolctl import threadpool_limits
 
+from modelsvc.artifact import (
+    ARTIFACT_FORMAT,
+    ARTIFACT_NAME,
+    MANIFEST_NAME,
+    METRICS_NAME,
+    atomic_path,
+    load_trained,
+    write_atomic,
+)
 from modelsvc.ml.dataset import DatasetError, load_labelled_tsv
 from modelsvc.ml.pipeline import build_pipeline
 
-ARTIFACT_NAME = "model.joblib"
-METRICS_NAME = "metrics.json"
-MANIFEST_NAME = "manifest.json"
-ARTIFACT_FORMAT = 1
 TEST_SIZE = 0.2
 CV_FOLDS = 5
 _LIBRARIES = ("scikit-learn", "joblib", "numpy", "scipy", "vaderSentiment")
@@ -87,8 +90,9 @@ def train(
         "pipeline": pipeline,
         "metrics": metrics,
     }
-    artifact_tmp = _temp_path(out, ARTIFACT_NAME)
-    try:
+    # The artifact goes in last, when the block ends: its presence is what tells the service
+    # a model exists, and by then the manifest carrying its checksum is already in place.
+    with atomic_path(out / ARTIFACT_NAME) as artifact_tmp:
         joblib.dump(artifact, artifact_tmp)
         artifact_sha256 = hashlib.sha256(artifact_tmp.read_bytes()).hexdigest()
         manifest = {
@@ -101,13 +105,8 @@ def train(
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "libraries": _library_versions(),
         }
-        _write_atomic(out / METRICS_NAME, _json_bytes(metrics))
-        _write_atomic(out / MANIFEST_NAME, _json_bytes(manifest))
-        # The artifact goes in last: its presence is what tells the service a model exists, and
-        # by then the manifest carrying its checksum is already in place.
-        os.replace(artifact_tmp, out / ARTIFACT_NAME)
-    finally:
-        artifact_tmp.unlink(missing_ok=True)
+        write_atomic(out / METRICS_NAME, _json_bytes(metrics))
+        write_atomic(out / MANIFEST_NAME, _json_bytes(manifest))
     return metrics
 
 
@@ -115,36 +114,14 @@ def evaluate(
     model_dir: str | os.PathLike[str], data_path: str | os.PathLike[str]
 ) -> dict[str, Any]:
     """Score a trained model (``model_dir/model.joblib``) on a labelled TSV."""
-    artifact = load_artifact(model_dir)
+    artifact = load_trained(model_dir)
     dataset = load_labelled_tsv(data_path)
-    predicted = artifact["pipeline"].predict(dataset.texts).tolist()
+    predicted = artifact.pipeline.predict(dataset.texts).tolist()
     return {
         **_scores(dataset.labels, predicted),
         "n": len(dataset.texts),
-        "version": artifact["version"],
+        "version": artifact.version,
     }
-
-
-def load_artifact(model_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """Load ``model.joblib``, checking it against ``manifest.json`` when there is one.
-
-    Unpickling runs code, so the bytes are verified before they are loaded.
-    """
-    folder = Path(model_dir)
-    data = (folder / ARTIFACT_NAME).read_bytes()
-    manifest_path = folder / MANIFEST_NAME
-    if manifest_path.exists():
-        expected = json.loads(manifest_path.read_text(encoding="utf-8"))["artifact_sha256"]
-        actual = hashlib.sha256(data).hexdigest()
-        if actual != expected:
-            raise ValueError(
-                f"{folder / ARTIFACT_NAME}: checksum {actual} does not match the manifest's "
-                f"{expected}"
-            )
-    artifact = joblib.load(io.BytesIO(data))
-    if not isinstance(artifact, dict) or artifact.get("format") != ARTIFACT_FORMAT:
-        raise ValueError(f"{folder / ARTIFACT_NAME}: not a format-{ARTIFACT_FORMAT} artifact")
-    return artifact
 
 
 def _check_trainable(labels: Sequence[int], data_path: str | os.PathLike[str]) -> None:
@@ -179,21 +156,3 @@ def _library_versions() -> dict[str, str]:
 
 def _json_bytes(value: dict[str, Any]) -> bytes:
     return (json.dumps(value, indent=2, sort_keys=True) + "\n").encode("utf-8")
-
-
-def _temp_path(folder: Path, name: str) -> Path:
-    # In the destination folder, so that os.replace is a same-filesystem atomic rename.
-    handle, path = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-    os.close(handle)
-    # mkstemp makes the file private (0600); the service may run as another user.
-    os.chmod(path, 0o644)
-    return Path(path)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = _temp_path(path.parent, path.name)
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

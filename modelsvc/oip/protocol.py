@@ -19,13 +19,11 @@ import numpy as np
 import orjson
 from django.conf import settings
 
-from core.env import env_str
+from core import review
 from core.version import APP_VERSION
+from modelsvc.config import MODEL_NAME, SERVICE_NAME
 from modelsvc.serving import LABELS, POSITIVE_FROM
 
-# The name clients use in /v2/models/<name>/...; the one place it is configured.
-MODEL_NAME = env_str("MODEL_NAME", "sentiment")
-SERVER_NAME = "sentiment-model"
 PLATFORM = "sklearn"
 
 INPUT_NAME = "text"
@@ -40,6 +38,14 @@ _ALL_OUTPUTS = tuple(OUTPUTS)
 # codecs (and clients built on them) decode our responses without guessing.
 _STR_PARAMS = {"content_type": "str"}
 _NP_PARAMS = {"content_type": "np"}
+# The rules of core.review, in the protocol's words.
+_REVIEW_MESSAGES = {
+    review.Problem.MISSING: "must be a string",
+    review.Problem.NOT_A_STRING: "must be a string",
+    review.Problem.TOO_LONG: "must be at most {max_chars} characters",
+    review.Problem.BLANK: "must not be empty or only whitespace",
+    review.Problem.NULL_CHARACTER: "must not contain null characters",
+}
 
 
 class ProtocolError(Exception):
@@ -112,17 +118,11 @@ def _texts(data: Any, n: int) -> list[str]:
         raise ProtocolError(f"inputs[0].shape says {n} elements but data has {len(data)}")
     if n == 0:
         raise ProtocolError("inputs[0] must hold at least one review")
-    max_chars = settings.MAX_REVIEW_CHARS
     for i, text in enumerate(data):
-        # The same rules as the house API's ReviewField: the text reaches the model unchanged.
-        if type(text) is not str:
-            raise ProtocolError(f"inputs[0].data[{i}]: must be a string")
-        if len(text) > max_chars:
-            raise ProtocolError(f"inputs[0].data[{i}]: must be at most {max_chars} characters")
-        if not text or text.isspace():
-            raise ProtocolError(f"inputs[0].data[{i}]: must not be empty or only whitespace")
-        if "\x00" in text:
-            raise ProtocolError(f"inputs[0].data[{i}]: must not contain null characters")
+        problem = review.review_problem(text)
+        if problem is not None:
+            message = _REVIEW_MESSAGES[problem].format(max_chars=review.max_chars())
+            raise ProtocolError(f"inputs[0].data[{i}]: {message}")
     return data
 
 
@@ -208,7 +208,7 @@ def infer_response(request: InferRequest, proba: np.ndarray, model_version: str)
 
 
 def server_metadata() -> dict:
-    return {"name": SERVER_NAME, "version": APP_VERSION, "extensions": []}
+    return {"name": SERVICE_NAME, "version": APP_VERSION, "extensions": []}
 
 
 def model_metadata(model_version: str) -> dict:

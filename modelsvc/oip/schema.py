@@ -14,7 +14,9 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
-from modelsvc.oip.protocol import INPUT_NAME, MODEL_NAME, OUTPUTS
+from core import review
+from modelsvc.config import MODEL_NAME
+from modelsvc.oip.protocol import INPUT_NAME, OUTPUTS
 
 TAG = "Open Inference Protocol (v2)"
 
@@ -34,15 +36,7 @@ class InputNameField(serializers.CharField):
     """The one input's name, inline (an enum component would clash with the outputs')."""
 
 
-@extend_schema_field(
-    {
-        "type": "string",
-        "minLength": 1,
-        "maxLength": settings.MAX_REVIEW_CHARS,
-        # Not only whitespace, and no NUL character: the rules of the house API's reviews.
-        "pattern": r"^[^\x00]*[^\s\x00][^\x00]*$",
-    }
-)
+@extend_schema_field(review.json_schema())
 class ReviewTextField(serializers.CharField):
     """One review, as /analyze takes it."""
 

@@ -118,14 +118,10 @@ def test_checksum_mismatch_is_refused_and_nothing_is_cached(release, tmp_path):
 
 
 def test_load_failure_leaves_service_not_ready_with_the_reason(release, tmp_path):
-    saved = serving._state.model, serving._state.error
-    serving._state.model = None
-    try:
+    with serving.override(None):
         assert serving.load(config_for(release, tmp_path, sha256="0" * 64)) is None
         assert serving.current_model() is None
         assert "checksum mismatch" in serving.not_ready_reason()
-    finally:
-        serving._state.model, serving._state.error = saved
 
 
 def test_tampered_cache_is_never_loaded_and_is_fetched_again(release, artifact, tmp_path):

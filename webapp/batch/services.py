@@ -17,7 +17,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from core import metrics
-from webapp.batch import modelclient
+from webapp import modelservice
 from webapp.batch.models import BatchJob, BatchRow, JobStatus
 from webapp.batch.parsing import UploadError, parse_reviews
 
@@ -130,7 +130,7 @@ def _store(job_id: uuid.UUID, chunk: list[tuple[int, str]], answer) -> int:
 def process_next_chunk(job_id: uuid.UUID) -> bool:
     """Classify the next chunk of a job; False once there is nothing left to do.
 
-    Raises :class:`modelclient.ModelServiceUnavailable` for the caller to retry later, and
+    Raises :class:`modelservice.ModelServiceUnavailable` for the caller to retry later, and
     fails the job on a permanent model service error.
     """
     job = BatchJob.objects.filter(pk=job_id).only("status").first()
@@ -146,10 +146,10 @@ def process_next_chunk(job_id: uuid.UUID) -> bool:
         finish_job(job_id, JobStatus.DONE)
         return False
     try:
-        answer = modelclient.analyze_batch(
+        answer = modelservice.analyze_batch(
             [review for _, review in chunk], request_id=f"batch-{job_id}"
         )
-    except modelclient.ModelServiceRejected as exc:
+    except modelservice.ModelServiceRejected as exc:
         finish_job(
             job_id, JobStatus.FAILED, error=f"The model service refused the reviews ({exc})."
         )

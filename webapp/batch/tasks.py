@@ -9,7 +9,8 @@ from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from webapp.batch import modelclient, services
+from webapp import modelservice
+from webapp.batch import services
 from webapp.batch.models import JobStatus
 from webapp.celery import app
 
@@ -19,7 +20,7 @@ WAITING = "Waiting for the sentiment model service; the job resumes when it is b
 GAVE_UP = "A service the job needs stayed unavailable; the job was stopped."
 INTERNAL = "The job stopped on an internal error."
 # Faults that go away by themselves: the model service restarting, the database failing over.
-TRANSIENT = (modelclient.ModelServiceUnavailable, OperationalError, InterfaceError)
+TRANSIENT = (modelservice.ModelServiceUnavailable, OperationalError, InterfaceError)
 
 
 @app.task(
@@ -40,7 +41,7 @@ def process_job(self, job_id: str) -> None:
                 return
     except TRANSIENT as exc:
         retries = self.request.retries
-        model_down = isinstance(exc, modelclient.ModelServiceUnavailable)
+        model_down = isinstance(exc, modelservice.ModelServiceUnavailable)
         # Without a broker the task runs inside a web request: fail now, never sleep there.
         if self.request.is_eager or retries >= settings.BATCH_MAX_RETRIES:
             reason = exc.reason if model_down else "database"

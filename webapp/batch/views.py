@@ -66,6 +66,6 @@ def job_page(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
         "positive_pct": positive_pct,
         "negative_pct": 100 - positive_pct if summary and summary.classified else 0,
         "max_chars": settings.MAX_REVIEW_CHARS,
-        "poll_seconds": getattr(settings, "BATCH_POLL_SECONDS", 8),
+        "poll_seconds": settings.BATCH_POLL_SECONDS,
     }
     return render(request, "batch/job.html", context)

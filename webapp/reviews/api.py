@@ -9,9 +9,10 @@ from rest_framework.views import APIView
 
 from core.errors import ApiError
 from core.schema import errors
+from webapp import modelservice
 from webapp.readiness import pending_migrations
-from webapp.reviews import client, services
 from webapp.reviews import serializers as s
+from webapp.reviews import services
 from webapp.reviews.context import assignment_of, request_id_of
 from webapp.reviews.models import Prediction
 
@@ -53,7 +54,7 @@ class AnalyzeView(APIView):
                 assignment=assignment,
                 request_id=request_id_of(request),
             )
-        except client.ModelServiceError:
+        except modelservice.ModelServiceError:
             raise ApiError("model_unavailable", MODEL_UNAVAILABLE, 503) from None
         return Response(
             {
@@ -103,9 +104,9 @@ class VersionView(APIView):
     @extend_schema(responses={200: s.VersionResponse}, summary="App and model versions")
     def get(self, request):
         try:
-            model_service = client.version(request_id=request_id_of(request))
+            model_service = modelservice.version(request_id=request_id_of(request))
             error = None
-        except client.ModelServiceError as exc:
+        except modelservice.ModelServiceError as exc:
             model_service, error = None, exc.reason
         return Response(
             {

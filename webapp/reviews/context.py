@@ -2,7 +2,7 @@
 
 from django.http import HttpRequest
 
-from webapp.reviews import client
+from webapp import modelservice
 from webapp.reviews.services import Assignment
 
 
@@ -12,4 +12,4 @@ def assignment_of(request: HttpRequest) -> Assignment:
 
 
 def request_id_of(request: HttpRequest) -> str:
-    return client.request_id_from(request.headers.get("x-request-id"))
+    return modelservice.request_id_from(request.headers.get("x-request-id"))

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from core import metrics
-from webapp.reviews import client
+from webapp import modelservice
 from webapp.reviews.models import FailedPrediction, Feedback, Prediction
 
 logger = logging.getLogger(__name__)
@@ -66,15 +66,16 @@ def _served_by(assignment: Assignment, started: float) -> dict:
 def analyze_review(review: str, *, assignment: Assignment, request_id: str) -> Prediction:
     """Ask the model service about ``review`` and store the answer.
 
-    On failure the review is kept as a FailedPrediction with the reason, the failure is
-    counted, and :class:`client.ModelServiceError` is raised for the caller to degrade.
+    On failure (already counted by the client) the review is kept as a FailedPrediction with
+    the reason, and :class:`modelservice.ModelServiceError` is raised for the caller to degrade.
     """
     started = time.perf_counter()
     try:
-        answer = client.analyze(review, request_id=request_id, variant=assignment.variant or None)
-    except client.ModelServiceError as exc:
+        answer = modelservice.analyze(
+            review, request_id=request_id, variant=assignment.variant or None
+        )
+    except modelservice.ModelServiceError as exc:
         logger.warning("model service failed (%s) for request %s: %s", exc.reason, request_id, exc)
-        metrics.APP_MODEL_ERRORS.labels(settings.APP_VERSION, exc.reason).inc()
         FailedPrediction.objects.create(
             review=review, reason=exc.reason, **_served_by(assignment, started)
         )

@@ -8,7 +8,8 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from webapp.reviews import client, selectors, services
+from webapp import modelservice
+from webapp.reviews import selectors, services
 from webapp.reviews.context import assignment_of, request_id_of
 from webapp.reviews.forms import FeedbackForm, ReviewForm
 from webapp.reviews.models import Prediction
@@ -40,7 +41,7 @@ def index(request: HttpRequest) -> HttpResponse:
             assignment=assignment_of(request),
             request_id=request_id_of(request),
         )
-    except client.ModelServiceError:
+    except modelservice.ModelServiceError:
         # The form keeps the text, so the user can simply try again.
         return _page(request, form, status=503, model_unavailable=True)
     return _see_result(prediction)

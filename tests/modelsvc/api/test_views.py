@@ -139,15 +139,11 @@ def test_oversize_body_is_413_json(client, loaded_model, settings):
 
 
 def test_not_ready_until_a_model_is_loaded(client):
-    saved = serving._state.model, serving._state.error
-    serving._state.model, serving._state.error = None, "model is loading"
-    try:
+    with serving.override(None):
         assert client.get("/health/live").status_code == 200
         assert_error(client.get("/health/ready"), 503, "model_not_ready")
         assert_error(post(client, "/analyze", {"review": "good"}), 503, "model_not_ready")
         assert client.get("/version").json()["model_version"] is None
-    finally:
-        serving._state.model, serving._state.error = saved
 
 
 def test_ready_and_version_report_the_model(client, loaded_model):

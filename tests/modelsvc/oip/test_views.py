@@ -29,9 +29,9 @@ def client() -> Client:
 
 
 @pytest.fixture
-def no_model(monkeypatch):
-    monkeypatch.setattr(serving._state, "model", None)
-    monkeypatch.setattr(serving._state, "error", "model is loading")
+def no_model():
+    with serving.override(None):
+        yield
 
 
 def infer_request(texts, outputs=None, **extra) -> dict:

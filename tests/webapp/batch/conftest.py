@@ -5,9 +5,6 @@ import pytest
 from tests.support.servers import free_port
 from tests.webapp.batch.workers import TEST_REDIS_URL, flush_test_redis
 
-# A scriptable model service on a real socket, for answers the real one never gives.
-from tests.webapp.reviews.conftest import _fake_server, fake_model  # noqa: F401
-
 
 @pytest.fixture
 def eager():

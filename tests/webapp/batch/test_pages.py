@@ -120,5 +120,14 @@ def test_a_running_job_page_works_without_javascript(client):
     assert "Download results" not in html
 
 
+def test_the_job_page_polls_at_the_configured_interval(client, settings):
+    from webapp.batch import services
+
+    job = services.create_job(filename="slow.tsv", data=b"Review\nok\n")
+    assert 'data-poll-seconds="8.0"' in client.get(f"/batch/{job.id}").content.decode()
+    settings.BATCH_POLL_SECONDS = 2.5
+    assert 'data-poll-seconds="2.5"' in client.get(f"/batch/{job.id}").content.decode()
+
+
 def test_unknown_job_pages_are_404(client):
     assert client.get(f"/batch/{uuid.uuid4()}").status_code == 404

@@ -7,7 +7,8 @@ from django.utils import timezone
 from prometheus_client import REGISTRY
 
 from tests.support.servers import free_port
-from webapp.batch import modelclient, services
+from webapp import modelservice
+from webapp.batch import services
 from webapp.batch.models import BatchJob, BatchRow, JobStatus
 
 pytestmark = pytest.mark.django_db
@@ -42,11 +43,11 @@ def test_chunks_only_hold_rows_without_a_result(model_service, settings):
 def test_writing_a_result_twice_keeps_the_first(model_service):
     job = services.create_job(filename="r.tsv", data=REVIEWS)
     chunk = services._next_chunk(job.id)
-    first = modelclient.BatchAnswer(
-        [modelclient.Classification("positive", 0.9)] * len(chunk), "m1"
+    first = modelservice.BatchAnswer(
+        [modelservice.Classification("positive", 0.9)] * len(chunk), "m1"
     )
-    second = modelclient.BatchAnswer(
-        [modelclient.Classification("negative", 0.6)] * len(chunk), "m2"
+    second = modelservice.BatchAnswer(
+        [modelservice.Classification("negative", 0.6)] * len(chunk), "m2"
     )
     assert services._store(job.id, chunk, first) == 5
     # A redelivered task that had already sent the same chunk writes nothing.

@@ -1,0 +1,238 @@
+"""HTTP client of the model service, for single reviews and batches alike.
+
+Pooled connections, bounded time, checked answers. Every failure surfaces as a
+:class:`ModelServiceError` with a ``reason`` (``unavailable``, ``timeout``, ``http_error``,
+``bad_response``), classified once here as :class:`ModelServiceUnavailable` (worth waiting
+for: no connection, a timeout, a 5xx or 429 answer) or :class:`ModelServiceRejected` (trying
+again would give the same answer). Failed predictions are counted here, by reason, so callers
+degrade gracefully without knowing about ``requests``.
+"""
+
+import functools
+import math
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any, TypeGuard, TypeVar
+
+import requests
+from django.conf import settings
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from core import metrics
+
+SENTIMENTS = frozenset({"positive", "negative"})
+MAX_MODEL_VERSION_CHARS = 64  # Prediction.model_version's column size
+_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+T = TypeVar("T")
+
+
+class ModelServiceError(Exception):
+    """The model service could not give a usable answer; ``reason`` says why."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class ModelServiceUnavailable(ModelServiceError):
+    """Transient: the service is down, restarting or overloaded; try again later."""
+
+
+class ModelServiceRejected(ModelServiceError):
+    """Permanent: the service refused the request or answered garbage."""
+
+
+@dataclass(frozen=True)
+class Classification:
+    sentiment: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class ModelAnswer:
+    sentiment: str
+    confidence: float
+    model_version: str
+
+
+@dataclass(frozen=True)
+class BatchAnswer:
+    results: list[Classification]
+    model_version: str
+
+
+@functools.lru_cache(maxsize=1)
+def _session(connect_retries: int) -> requests.Session:
+    """One pooled session per process (rebuilt only if the retry setting changes).
+
+    Only failures to connect are retried: such a request never reached the server, so even
+    a POST is safe to send again. ``read=False`` makes any error after the request was sent
+    (a timeout, a dropped connection) surface at once: a prediction that may have run is
+    never sent twice, and a read timeout stays a timeout instead of a generic retry error.
+    """
+    retry = Retry(
+        total=None,
+        connect=connect_retries,
+        read=False,
+        status=0,
+        other=0,
+        redirect=False,
+        allowed_methods=frozenset({"GET", "POST"}),
+        backoff_factor=0.1,
+        raise_on_status=False,
+    )
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=retry)
+    session = requests.Session()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    # Proxies from the environment must not divert calls inside the cluster.
+    session.trust_env = False
+    return session
+
+
+def request_id_from(incoming: str | None) -> str:
+    """The caller's request id when it is a safe token, else a fresh one."""
+    if incoming and _SAFE_REQUEST_ID.fullmatch(incoming):
+        return incoming
+    return uuid.uuid4().hex
+
+
+def _headers(request_id: str, variant: str | None) -> dict[str, str]:
+    """The request id and experiment arm travel on, so the mesh routes and traces the call."""
+    headers = {"x-request-id": request_id, "accept": "application/json"}
+    if variant:
+        headers["x-user-experiment"] = variant
+    return headers
+
+
+def _call(
+    method: str, path: str, headers: dict[str, str], read_timeout: float, json: Any = None
+) -> Any:
+    """One request; the decoded JSON answer of a 200, any other outcome classified."""
+    session = _session(settings.MODEL_SERVICE_RETRIES)
+    try:
+        response = session.request(
+            method,
+            f"{settings.MODEL_SERVICE_URL}{path}",
+            headers=headers,
+            json=json,
+            timeout=(settings.MODEL_SERVICE_CONNECT_TIMEOUT, read_timeout),
+            allow_redirects=False,
+        )
+    # ConnectTimeout is also a ConnectionError: test timeouts first.
+    except requests.Timeout as exc:
+        raise ModelServiceUnavailable("timeout", str(exc)) from exc
+    except requests.RequestException as exc:
+        raise ModelServiceUnavailable("unavailable", str(exc)) from exc
+    status = response.status_code
+    if status == HTTPStatus.TOO_MANY_REQUESTS or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+        raise ModelServiceUnavailable("http_error", f"HTTP {status} from {path}")
+    if status != HTTPStatus.OK:
+        raise ModelServiceRejected("http_error", f"HTTP {status} from {path}")
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise ModelServiceRejected("bad_response", f"{path} answered non-JSON") from exc
+
+
+def _object(body: Any, path: str) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise ModelServiceRejected("bad_response", f"{path} answered something else than an object")
+    return body
+
+
+def _is_probability(value: Any) -> TypeGuard[float]:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0.0 <= value <= 1.0
+    )
+
+
+def _classification(item: Any) -> Classification:
+    if not isinstance(item, dict):
+        raise ModelServiceRejected("bad_response", f"result {item!r} is not an object")
+    sentiment = item.get("sentiment")
+    confidence = item.get("confidence")
+    if sentiment not in SENTIMENTS:
+        raise ModelServiceRejected("bad_response", f"unknown sentiment {sentiment!r}")
+    if not _is_probability(confidence):
+        raise ModelServiceRejected("bad_response", f"confidence {confidence!r} is not in 0..1")
+    return Classification(sentiment, float(confidence))
+
+
+def _model_version(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_MODEL_VERSION_CHARS:
+        raise ModelServiceRejected("bad_response", f"unusable model_version {value!r}")
+    return value
+
+
+def _predict(
+    path: str,
+    payload: dict[str, Any],
+    parse: Callable[[dict[str, Any]], T],
+    headers: dict[str, str],
+    read_timeout: float,
+) -> T:
+    """POST a prediction request and parse its answer; the one place failures are counted."""
+    try:
+        body = _call("POST", path, headers, read_timeout, json=payload)
+        return parse(_object(body, path))
+    except ModelServiceError as exc:
+        metrics.APP_MODEL_ERRORS.labels(settings.APP_VERSION, exc.reason).inc()
+        raise
+
+
+def _answer(body: dict[str, Any]) -> ModelAnswer:
+    result = _classification(body)
+    return ModelAnswer(
+        result.sentiment, result.confidence, _model_version(body.get("model_version"))
+    )
+
+
+def _batch_answer(expected: int, body: dict[str, Any]) -> BatchAnswer:
+    items = body.get("results")
+    if not isinstance(items, list) or len(items) != expected:
+        count = len(items) if isinstance(items, list) else 0
+        raise ModelServiceRejected("bad_response", f"{count} results for {expected} reviews")
+    results = [_classification(item) for item in items]
+    return BatchAnswer(results, _model_version(body.get("model_version")))
+
+
+def analyze(review: str, *, request_id: str, variant: str | None = None) -> ModelAnswer:
+    """Classify one review; the text is sent exactly as given (JSON, UTF-8)."""
+    return _predict(
+        "/analyze",
+        {"review": review},
+        _answer,
+        _headers(request_id, variant),
+        settings.MODEL_SERVICE_READ_TIMEOUT,
+    )
+
+
+def analyze_batch(reviews: list[str], *, request_id: str) -> BatchAnswer:
+    """Classify ``reviews`` in one call; the answer has one result per review, in order.
+
+    A failed connect is retried by the session only, so no batch is sent twice; anything
+    later is the caller's to retry, with backoff.
+    """
+    return _predict(
+        "/analyze/batch",
+        {"reviews": reviews},
+        functools.partial(_batch_answer, len(reviews)),
+        _headers(request_id, None),
+        settings.BATCH_READ_TIMEOUT,
+    )
+
+
+def version(*, request_id: str) -> dict[str, Any]:
+    """The model service's own /version answer (a probe: its failures are not counted)."""
+    body = _call("GET", "/version", _headers(request_id, None), settings.MODEL_SERVICE_READ_TIMEOUT)
+    return _object(body, "/version")
