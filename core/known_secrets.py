@@ -2,7 +2,7 @@
 
 The repository ships placeholder and demo values so that a first install or a local run
 starts; the same values in production would let anyone forge sessions or sign in.
-``tests/security/test_known_secrets.py`` scans the repository for secret values (Secret
+``tests/core/test_known_secrets.py`` scans the repository for secret values (Secret
 manifests, secret generators, env files) and fails when one of them is not refused here.
 """
 
@@ -14,7 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 # The development default of DJANGO_SECRET_KEY (core/settings.py).
 DEV_SECRET_KEY = "django-insecure-sentiment-dev-key-do-not-use-in-production"  # noqa: S105
 
-# Every secret value published in the repository (deploy/k8s/placeholder-secrets and the
+# Every secret value published in the repository (deploy/demo/, earlier placeholders and the
 # development default); matched exactly, after stripping, as env_secret() reads them.
 PUBLISHED_VALUES: frozenset[str] = frozenset(
     {
@@ -23,6 +23,10 @@ PUBLISHED_VALUES: frozenset[str] = frozenset(
         "placeholder-database-password",
         "placeholder-admin-password",
         "placeholder-github-token",
+        "placeholder-demo-github-token",
+        "placeholder-demo-django-secret-key-public-in-the-repository",
+        "placeholder-demo-database-password",
+        "placeholder-demo-admin-password",
     }
 )
 

@@ -168,9 +168,9 @@ def value_at(suffix: str) -> str:
     return value
 
 
-DJANGO_KEY = "placeholder-secrets/secrets.yaml: sentiment-django/secret-key"
-DB_PASSWORD = "placeholder-secrets/secrets.yaml: sentiment-db/password"
-ADMIN_PASSWORD = "placeholder-secrets/secrets.yaml: sentiment-admin/password"
+DJANGO_KEY = "demo/demo-secrets.yaml: sentiment-django/secret-key"
+DB_PASSWORD = "demo/demo-secrets.yaml: sentiment-db/password"
+ADMIN_PASSWORD = "demo/demo-secrets.yaml: sentiment-admin/password"
 
 
 @pytest.mark.parametrize("via", ["env", "file"])
