@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench import cpu, payloads  # noqa: E402
-from tests.support.servers import Server, free_port, start_server, wait_for  # noqa: E402
+from devtools.servers import Server, free_port, start_server, wait_for  # noqa: E402
 
 BENCH = REPO / "bench"
 WORK = BENCH / ".work"
