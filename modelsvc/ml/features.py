@@ -45,6 +45,7 @@ DOMAIN_LEXICON: dict[str, float] = {
     "gem": 2.0, "rave": 1.5, "phenomenal": 2.8, "stellar": 2.6,
 }  # fmt: skip
 
+
 @functools.cache
 def get_analyzer() -> SentimentIntensityAnalyzer:
     """The process-wide VADER analyzer, extended with :data:`DOMAIN_LEXICON`.
