@@ -11,7 +11,22 @@ def _app_variant(served: object) -> str:
     return "v2" if getattr(served, "variant", "") == "B" else "v1"
 
 
-class PredictionFactory(ModelFactory):
+class ServedRequestFactory(ModelFactory):
+    """The columns every served request has, answered or not: which app, which experiment
+    arm, which visitor, how long it took."""
+
+    class Meta:
+        abstract = True
+
+    app_version = factory.LazyFunction(lambda: settings.APP_VERSION)
+    app_variant = factory.LazyAttribute(_app_variant)
+    experiment = ""
+    variant = ""
+    visitor_id = ""
+    latency_ms = 3.0
+
+
+class PredictionFactory(ServedRequestFactory):
     """A stored prediction; ``feedback=True`` or ``False`` also records the user's verdict."""
 
     class Meta:
@@ -22,12 +37,6 @@ class PredictionFactory(ModelFactory):
     sentiment = "positive"
     confidence = 0.9
     model_version = "m-1"
-    app_version = factory.LazyFunction(lambda: settings.APP_VERSION)
-    app_variant = factory.LazyAttribute(_app_variant)
-    experiment = ""
-    variant = ""
-    visitor_id = ""
-    latency_ms = 3.0
 
     @factory.post_generation
     def feedback(obj, create: bool, correct: bool | None, **_: object) -> None:
@@ -43,7 +52,7 @@ class FeedbackFactory(ModelFactory):
     correct = True
 
 
-class FailedPredictionFactory(ModelFactory):
+class FailedPredictionFactory(ServedRequestFactory):
     """A request the model service did not answer (a timeout unless ``reason`` says else)."""
 
     class Meta:
@@ -51,9 +60,4 @@ class FailedPredictionFactory(ModelFactory):
 
     review = factory.Sequence(lambda n: f"Review number {n}: never answered.")
     reason = "timeout"
-    app_version = factory.LazyFunction(lambda: settings.APP_VERSION)
-    app_variant = factory.LazyAttribute(_app_variant)
-    experiment = ""
-    variant = ""
-    visitor_id = ""
     latency_ms = 5000.0
