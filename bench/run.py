@@ -36,6 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench import cpu, payloads  # noqa: E402
+from devtools.data import A1, CORPUS  # noqa: E402
 from devtools.servers import Server, free_port, start_server, wait_for  # noqa: E402
 from modelsvc.ml.training import train  # noqa: E402
 
@@ -44,8 +45,6 @@ WORK = BENCH / ".work"
 RESULTS = BENCH / "results"
 MLSERVER_VENV = BENCH / ".mlserver-venv"
 WRK_LUA = BENCH / "wrk.lua"
-TRAINING_DATA = REPO.parent / "shared" / "data" / "a1_RestaurantReviews_HistoricDump.tsv"
-CORPUS = REPO / "modelsvc" / "ml" / "corpus" / "reviews.tsv"
 WORKERS = 2
 # A server runs the very pipeline the bench holds in process: answers may differ by rounding only.
 SAME_ANSWER_TOLERANCE = 1e-9
@@ -65,7 +64,7 @@ TARGETS = {
 def train_model() -> Path:
     """A model trained for the bench (a1 when present, else the corpus), kept until the data
     or the training code changes."""
-    data = TRAINING_DATA if TRAINING_DATA.exists() else CORPUS
+    data = A1 if A1.exists() else CORPUS
     digest = hashlib.sha256(data.read_bytes())
     for source in sorted((REPO / "modelsvc" / "ml").glob("*.py")):
         digest.update(source.read_bytes())

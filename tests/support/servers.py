@@ -1,9 +1,10 @@
 """Real servers for tests: gunicorn subprocesses on loopback, started and stopped by fixtures.
 
-The process helpers live in ``devtools.servers`` (shared with ``bench/``); this module adds
-what only tests need: the test database as a URL and the data sets' paths.
+The process helpers and the data sets' paths live in ``devtools`` (shared with ``bench/``);
+this module adds what only tests need: the test database as a URL.
 """
 
+from devtools.data import A1, A2, CORPUS, SHARED_DATA
 from devtools.servers import REPO, VENV_BIN, Server, free_port, start_server, wait_for
 
 __all__ = [
@@ -19,11 +20,6 @@ __all__ = [
     "start_server",
     "wait_for",
 ]
-
-SHARED_DATA = REPO.parent / "shared" / "data"
-A1 = SHARED_DATA / "a1_RestaurantReviews_HistoricDump.tsv"
-A2 = SHARED_DATA / "a2_RestaurantReviews_FreshDump.tsv"
-CORPUS = REPO / "modelsvc" / "ml" / "corpus" / "reviews.tsv"
 
 
 def server_database_url() -> str:
