@@ -32,6 +32,7 @@ from threadpoolctl import threadpool_limits
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from devtools.data import A1  # noqa: E402
 from modelsvc.ml.dataset import load_labelled_tsv  # noqa: E402
 from modelsvc.ml.features import (  # noqa: E402
     LexiconFeatures,
@@ -41,7 +42,6 @@ from modelsvc.ml.features import (  # noqa: E402
 )
 from modelsvc.ml.pipeline import build_pipeline  # noqa: E402
 
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "a1_RestaurantReviews_HistoricDump.tsv"
 LATENCY_SAMPLES = 200
 
 
@@ -140,7 +140,7 @@ def latency_ms(pipeline: Pipeline, texts: list[str]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="labelled TSV")
+    parser.add_argument("--data", type=Path, default=A1, help="labelled TSV")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--repeats", type=int, default=4, help="reshuffles for repeated CV")
     args = parser.parse_args()

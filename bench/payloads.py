@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-FRESH = REPO.parent / "shared" / "data" / "a2_RestaurantReviews_FreshDump.tsv"
-CORPUS = REPO / "modelsvc" / "ml" / "corpus" / "reviews.tsv"
+from devtools.data import A2 as FRESH
+from devtools.data import CORPUS
+
 INFER_PATH = "/v2/models/sentiment/infer"
 LIVE_PATH = "/v2/health/live"
 BATCH = 100

@@ -15,10 +15,12 @@ caches colder. gunicorn's HTTP handling and the socket come on top (see bench/ru
 from __future__ import annotations
 
 import argparse
+import cProfile
 import dataclasses
 import io
 import json
 import os
+import pstats
 import sys
 import tempfile
 import time
@@ -92,10 +94,11 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "modelsvc.settings")
     os.environ["MODEL_DIR"] = str(args.model_dir)
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="bench-metrics-"))
-    from django.core.wsgi import get_wsgi_application
+    # Only now: Django and the service read the environment set just above when imported.
+    from django.core.wsgi import get_wsgi_application  # noqa: PLC0415
 
     app = get_wsgi_application()
-    from modelsvc import serving
+    from modelsvc import serving  # noqa: PLC0415
 
     model = serving.load()
     if model is None:
@@ -149,10 +152,7 @@ class _ConstantPipeline:
 
 
 def profile_overhead(app, model, body: bytes, calls: int = 5000) -> None:
-    import cProfile
-    import pstats
-
-    from modelsvc import serving
+    from modelsvc import serving  # noqa: PLC0415 - once main() has set the environment
 
     serving.install(dataclasses.replace(model, pipeline=_ConstantPipeline()))
     wsgi_call(app, "POST", INFER, body)

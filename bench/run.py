@@ -13,16 +13,19 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import multiprocessing
 import os
 import platform
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from http import HTTPStatus
 from pathlib import Path
 
 import joblib
@@ -33,16 +36,18 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench import cpu, payloads  # noqa: E402
-from tests.support.servers import Server, free_port, start_server, wait_for  # noqa: E402
+from devtools.data import A1, CORPUS  # noqa: E402
+from devtools.servers import Server, free_port, start_server, wait_for  # noqa: E402
+from modelsvc.ml.training import train  # noqa: E402
 
 BENCH = REPO / "bench"
 WORK = BENCH / ".work"
 RESULTS = BENCH / "results"
 MLSERVER_VENV = BENCH / ".mlserver-venv"
 WRK_LUA = BENCH / "wrk.lua"
-TRAINING_DATA = REPO.parent / "shared" / "data" / "a1_RestaurantReviews_HistoricDump.tsv"
-CORPUS = REPO / "modelsvc" / "ml" / "corpus" / "reviews.tsv"
 WORKERS = 2
+# A server runs the very pipeline the bench holds in process: answers may differ by rounding only.
+SAME_ANSWER_TOLERANCE = 1e-9
 
 # The issue's targets; ratios are ours / MLServer in the same run.
 TARGETS = {
@@ -59,16 +64,12 @@ TARGETS = {
 def train_model() -> Path:
     """A model trained for the bench (a1 when present, else the corpus), kept until the data
     or the training code changes."""
-    import hashlib
-
-    data = TRAINING_DATA if TRAINING_DATA.exists() else CORPUS
+    data = A1 if A1.exists() else CORPUS
     digest = hashlib.sha256(data.read_bytes())
     for source in sorted((REPO / "modelsvc" / "ml").glob("*.py")):
         digest.update(source.read_bytes())
     out = WORK / "model" / digest.hexdigest()[:16]
     if not (out / "manifest.json").exists():
-        from modelsvc.ml.training import train
-
         print(f"training the bench model on {data.name} ...", flush=True)
         train(data, out)
     return out
@@ -86,7 +87,7 @@ def _calls_in(pipeline, batches: list[list[str]], seconds: float) -> tuple[list[
     """predict_proba over ``batches`` in turn for about ``seconds``: per-call wall times and
     the CPU seconds this process spent."""
     pipeline.predict_proba(batches[0])
-    times = []
+    times: list[float] = []
     cpu_started, started = time.process_time(), time.perf_counter()
     while (now := time.perf_counter()) - started < seconds:
         pipeline.predict_proba(batches[len(times) % len(batches)])
@@ -164,7 +165,7 @@ def wrk(url: str, bodies: Path | None, connections: int, seconds: float) -> dict
     }
 
 
-SCENARIOS = {
+SCENARIOS: dict[str, tuple[str, str | None, int | None, str]] = {
     # name: (path, payload kind or None for GET, connections or None for --connections,
     #        duration option)
     "floor": (payloads.LIVE_PATH, None, 1, "latency_seconds"),
@@ -202,8 +203,8 @@ def measure_servers(servers: dict[str, Server | MLServer], files: dict[str, Path
     on this shared machine does not fall on one side only; each server's best round counts
     (all rounds are kept in the results)."""
     for server in servers.values():
-        for kind in ("oip-1", "oip-100"):
-            wrk(server.url + payloads.INFER_PATH, files[kind], args.connections, args.warmup)
+        for warmup in ("oip-1", "oip-100"):
+            wrk(server.url + payloads.INFER_PATH, files[warmup], args.connections, args.warmup)
     rounds: dict[str, dict[str, list[dict]]] = {name: {} for name in servers}
     for scenario, (path, kind, connections, duration) in SCENARIOS.items():
         for i in range(args.rounds):
@@ -213,7 +214,7 @@ def measure_servers(servers: dict[str, Server | MLServer], files: dict[str, Path
                 before = model_seconds(server.url) if name == "ours" else None
                 run = wrk_with_cpu(
                     server.url + path,
-                    server.proc.pid,
+                    server.pid,
                     files[kind] if kind else None,
                     connections or args.connections,
                     getattr(args, duration),
@@ -249,7 +250,7 @@ def check_answer(base_url: str, pipeline, reviews: list[str]) -> float:
     [output] = [o for o in response.json()["outputs"] if o["name"] == "predict_proba"]
     served = np.asarray(output["data"], dtype=np.float64).reshape(len(texts), 2)
     difference = float(np.abs(served - pipeline.predict_proba(texts)).max())
-    if difference > 1e-9:
+    if difference > SAME_ANSWER_TOLERANCE:
         raise RuntimeError(f"{base_url} answers differ from the in-process model by {difference}")
     return difference
 
@@ -302,11 +303,17 @@ class MLServer:
         (self.root / "settings.json").write_text(json.dumps(settings, indent=2))
         (model_root / "model-settings.json").write_text(json.dumps(model_settings, indent=2))
         self.log = self.root / "mlserver.log"
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        if self.proc is None:
+            raise RuntimeError("MLServer has not been started")
+        return self.proc.pid
 
     def start(self, timeout: float = 180.0) -> None:
         # The pipeline's own transformers unpickle from the repository.
@@ -372,7 +379,7 @@ def measure_webapp(model_dir: Path, files: dict[str, Path], args) -> dict:
                 timeout=10,
                 headers={"Content-Type": "application/json"},
             )
-            if probe.status_code != 200:
+            if probe.status_code != HTTPStatus.OK:
                 raise RuntimeError(f"/api/analyze answered {probe.status_code}: {probe.text[:300]}")
             wrk(url, files["analyze"], 2, args.warmup)
             return {
@@ -385,8 +392,6 @@ def measure_webapp(model_dir: Path, files: dict[str, Path], args) -> dict:
 
 
 def _count_rows(database: Path) -> int:
-    import sqlite3
-
     with sqlite3.connect(database) as connection:
         return connection.execute("SELECT COUNT(*) FROM reviews_prediction").fetchone()[0]
 

@@ -11,7 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from core.env import env_bool, env_int, env_list, env_secret, env_str
 from core.known_secrets import DEV_SECRET_KEY, refuse_known_secrets
-from core.version import APP_VERSION
+from core.version import APP_VERSION  # imported here, it is also settings.APP_VERSION
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -22,15 +22,15 @@ if APP_MODE not in {"dev", "prod", "test"}:
     raise ImproperlyConfigured(f"APP_MODE must be dev, prod or test, got {APP_MODE!r}")
 PRODUCTION = APP_MODE == "prod"
 
+_MIN_SECRET_KEY_CHARS = 32
 SECRET_KEY = env_secret("DJANGO_SECRET_KEY", DEV_SECRET_KEY)
-if PRODUCTION and (SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 32):
+if PRODUCTION and (SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < _MIN_SECRET_KEY_CHARS):
     raise ImproperlyConfigured(
         "APP_MODE=prod needs DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE) of 32+ characters"
     )
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["*"] if not PRODUCTION else [])
-APP_VERSION = APP_VERSION
 
 DATABASES = {
     "default": dj_database_url.parse(

@@ -13,6 +13,8 @@ import os
 
 from celery import Celery
 from celery.signals import worker_init, worker_process_shutdown
+from django.conf import settings
+from prometheus_client import REGISTRY, CollectorRegistry, multiprocess, start_http_server
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 logger = logging.getLogger(__name__)
@@ -29,12 +31,9 @@ def _serve_metrics(**_) -> None:
     Tasks run in pool processes; with PROMETHEUS_MULTIPROC_DIR set (required for the
     prefork pool) their counts are summed from that directory.
     """
-    from django.conf import settings
-    from prometheus_client import REGISTRY, CollectorRegistry, multiprocess, start_http_server
-
     if not settings.WORKER_METRICS_PORT:
         return
-    registry = REGISTRY
+    registry: CollectorRegistry = REGISTRY
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
@@ -51,6 +50,4 @@ def _serve_metrics(**_) -> None:
 @worker_process_shutdown.connect
 def _forget_pool_process(pid: int | None = None, **_) -> None:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
         multiprocess.mark_process_dead(pid or os.getpid())

@@ -5,8 +5,10 @@ would create a series per visitor-chosen URL), the variant is A, B or "none".
 """
 
 import time
+from collections.abc import Callable
 
 from django.conf import settings
+from django.http import HttpRequest, HttpResponseBase
 from django.urls import Resolver404, resolve
 
 from core import metrics
@@ -15,7 +17,7 @@ from webapp.experiments.services import VARIANTS
 UNMATCHED = "unmatched"
 
 
-def route_of(request) -> str:
+def route_of(request: HttpRequest) -> str:
     """The URL pattern's name: bounded by the URLconf, whatever path the client sent."""
     match = getattr(request, "resolver_match", None)
     if match is None:
@@ -31,7 +33,7 @@ def route_of(request) -> str:
     return match.view_name or match.route or "unnamed"
 
 
-def variant_of(request) -> str:
+def variant_of(request: HttpRequest) -> str:
     experiment = getattr(request, "experiment", None)
     variant = getattr(experiment, "variant", None)
     return variant if variant in VARIANTS else "none"
@@ -42,12 +44,12 @@ def status_class(status_code: int) -> str:
 
 
 class RequestMetricsMiddleware:
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
         # Runs once per worker process when Django builds its middleware chain.
         metrics.APP_INFO.labels(settings.APP_VERSION, settings.APP_VARIANT).set(1)
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         started = time.perf_counter()
         response = self.get_response(request)
         elapsed = time.perf_counter() - started

@@ -3,6 +3,7 @@
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -26,7 +27,7 @@ class AnalyzeView(APIView):
         responses={200: s.AnalyzeResponse, **errors(400, 413, 415, 503)},
         summary="Classify one review",
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         data = s.AnalyzeRequest(data=request.data)
         data.is_valid(raise_exception=True)
         model = require_model()
@@ -46,7 +47,7 @@ class BatchAnalyzeView(APIView):
         responses={200: s.BatchResponse, **errors(400, 413, 415, 503)},
         summary=f"Classify up to {settings.MAX_BATCH_REVIEWS} reviews in one call",
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         data = s.BatchRequest(data=request.data)
         data.is_valid(raise_exception=True)
         model = require_model()
@@ -63,7 +64,7 @@ class BatchAnalyzeView(APIView):
 
 class VersionView(APIView):
     @extend_schema(responses={200: s.VersionResponse}, summary="Service and model versions")
-    def get(self, request):
+    def get(self, request: Request) -> Response:
         model = serving.current_model()
         return Response(
             {
@@ -78,12 +79,12 @@ class VersionView(APIView):
 
 class LiveView(APIView):
     @extend_schema(responses={200: s.HealthResponse}, summary="Liveness")
-    def get(self, request):
+    def get(self, request: Request) -> Response:
         return Response({"status": "alive"})
 
 
 class ReadyView(APIView):
     @extend_schema(responses={200: s.HealthResponse, **errors(503)}, summary="Readiness")
-    def get(self, request):
+    def get(self, request: Request) -> Response:
         model = require_model()
         return Response({"status": "ready", "model_version": model.version}, status.HTTP_200_OK)

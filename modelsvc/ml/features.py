@@ -7,9 +7,9 @@ package), it is created once per process on first use.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
-import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
@@ -45,24 +45,18 @@ DOMAIN_LEXICON: dict[str, float] = {
     "gem": 2.0, "rave": 1.5, "phenomenal": 2.8, "stellar": 2.6,
 }  # fmt: skip
 
-_analyzer: SentimentIntensityAnalyzer | None = None
-_analyzer_lock = threading.Lock()
 
-
+@functools.cache
 def get_analyzer() -> SentimentIntensityAnalyzer:
     """The process-wide VADER analyzer, extended with :data:`DOMAIN_LEXICON`.
 
-    polarity_scores() only reads the lexicon, so one instance can be shared by all threads once
-    built; it is published only after the lexicon is complete."""
-    global _analyzer
-    if _analyzer is None:
-        with _analyzer_lock:
-            if _analyzer is None:
-                analyzer = SentimentIntensityAnalyzer()
-                for word, valence in DOMAIN_LEXICON.items():
-                    analyzer.lexicon.setdefault(word, valence)
-                _analyzer = analyzer
-    return _analyzer
+    polarity_scores() only reads the lexicon, so one instance can be shared by all threads. The
+    cache hands out an analyzer only once its lexicon is complete; threads racing on the very
+    first call may each build one, which costs a little time and nothing else."""
+    analyzer = SentimentIntensityAnalyzer()
+    for word, valence in DOMAIN_LEXICON.items():
+        analyzer.lexicon.setdefault(word, valence)
+    return analyzer
 
 
 class ReviewNormalizer(TransformerMixin, BaseEstimator):

@@ -6,8 +6,10 @@ renderers or exception handler on the prediction path. The bytes in and out are 
 modelsvc/oip/protocol.py, which also owns the protocol's error shape.
 """
 
+from typing import Any
+
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from rest_framework.views import APIView
 
 from modelsvc import serving
@@ -49,8 +51,8 @@ class OipView(APIView):
 
     http_method_names = ["get", "head"]
 
-    def dispatch(self, request, *args, **kwargs):
-        method = request.method.lower()
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        method = (request.method or "").lower()
         handler = getattr(self, method, None) if method in self.http_method_names else None
         if handler is None:
             response = _error(f"method {request.method} not allowed", 405)
@@ -64,13 +66,13 @@ class OipView(APIView):
 
 class ServerLiveView(OipView):
     @openapi.server_live
-    def get(self, request):
+    def get(self, request: HttpRequest) -> HttpResponse:
         return _json(b'{"live":true}')
 
 
 class ServerReadyView(OipView):
     @openapi.server_ready
-    def get(self, request):
+    def get(self, request: HttpRequest) -> HttpResponse:
         if serving.current_model() is None:
             return _json(b'{"ready":false}', 503)
         return _json(b'{"ready":true}')
@@ -78,20 +80,20 @@ class ServerReadyView(OipView):
 
 class ServerMetadataView(OipView):
     @openapi.server_metadata
-    def get(self, request):
+    def get(self, request: HttpRequest) -> HttpResponse:
         return _json(protocol.dumps(protocol.server_metadata()))
 
 
 class ModelMetadataView(OipView):
     @openapi.model_metadata
-    def get(self, request, name, version=None):
+    def get(self, request: HttpRequest, name: str, version: str | None = None) -> HttpResponse:
         model = _model(name, version)
         return _json(protocol.dumps(protocol.model_metadata(model.version)))
 
 
 class ModelReadyView(OipView):
     @openapi.model_ready
-    def get(self, request, name, version=None):
+    def get(self, request: HttpRequest, name: str, version: str | None = None) -> HttpResponse:
         _model(name, version)
         return _json(protocol.dumps({"name": name, "ready": True}))
 
@@ -100,7 +102,7 @@ class InferView(OipView):
     http_method_names = ["post"]
 
     @openapi.infer
-    def post(self, request, name, version=None):
+    def post(self, request: HttpRequest, name: str, version: str | None = None) -> HttpResponse:
         model = _model(name, version)
         if "HTTP_INFERENCE_HEADER_CONTENT_LENGTH" in request.META:
             raise protocol.ProtocolError("the binary tensor data extension is not supported")
@@ -118,5 +120,5 @@ class NotFoundView(OipView):
 
     schema = None  # not an endpoint of its own
 
-    def dispatch(self, request, *args, **kwargs):
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         return _error(f"no such endpoint: {request.path}", 404)

@@ -27,6 +27,7 @@ VIEWS = f'service=~"$service", view!~"{PROBE_VIEWS}"'
 RESPONSES = "django_http_responses_total_by_status_view_method_total"
 LATENCY = "django_http_requests_latency_seconds_by_view_method_bucket"
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
+GRID_COLUMNS = 24  # Grafana lays panels out on a grid 24 columns wide
 
 GREEN, YELLOW, RED, BLUE = "green", "yellow", "red", "blue"
 
@@ -159,16 +160,22 @@ def bargauge(title: str, description: str, expr: str, *, unit: str, w: int = 12,
 
 
 def row(title: str) -> dict:
-    return {"type": "row", "title": title, "collapsed": False, "panels": [], "_size": (24, 1)}
+    return {
+        "type": "row",
+        "title": title,
+        "collapsed": False,
+        "panels": [],
+        "_size": (GRID_COLUMNS, 1),
+    }
 
 
 def layout(panels: list[dict]) -> list[dict]:
-    """Ids, data sources and grid positions, left to right, wrapping at 24 columns."""
+    """Ids, data sources and grid positions, left to right, wrapping at the grid's width."""
     x = y = line_height = 0
     result = []
     for number, panel in enumerate(panels, start=1):
         w, h = panel.pop("_size")
-        if x + w > 24 or panel["type"] == "row":
+        if x + w > GRID_COLUMNS or panel["type"] == "row":
             x, y, line_height = 0, y + line_height, 0
         panel["id"] = number
         panel["gridPos"] = {"h": h, "w": w, "x": x, "y": y}
@@ -233,7 +240,7 @@ EXPERIMENT_VARIABLE = {
 
 
 def dashboard(
-    uid: str, title: str, description: str, panels: list, variables: list, tags: list
+    uid: str, title: str, description: str, *, panels: list, variables: list, tags: list
 ) -> dict:
     return {
         "uid": uid,
@@ -376,7 +383,7 @@ def service_health() -> dict:
                 )
             ],
             unit="reqps",
-            w=24,
+            w=GRID_COLUMNS,
         ),
         row("Errors"),
         timeseries(
@@ -471,16 +478,16 @@ def service_health() -> dict:
                 )
             ],
             unit="s",
-            w=24,
+            w=GRID_COLUMNS,
         ),
     ]
     return dashboard(
         "sentiment-service-health",
         "Sentiment / Service health",
         "Traffic, errors and latency of the web app and the model service, per version.",
-        panels,
-        [SERVICE_VARIABLE],
-        ["health"],
+        panels=panels,
+        variables=[SERVICE_VARIABLE],
+        tags=["health"],
     )
 
 
@@ -683,9 +690,9 @@ def ab_experiment() -> dict:
         "sentiment-ab-experiment",
         "Sentiment / A/B experiment",
         "Is variant B healthier than A? Deltas first, then the variants side by side.",
-        panels,
-        [EXPERIMENT_VARIABLE],
-        ["experiment"],
+        panels=panels,
+        variables=[EXPERIMENT_VARIABLE],
+        tags=["experiment"],
     )
 
 
@@ -791,7 +798,7 @@ def model() -> dict:
                 )
             ],
             unit="ops",
-            w=24,
+            w=GRID_COLUMNS,
         ),
         row("Confidence"),
         heatmap(
@@ -873,9 +880,9 @@ def model() -> dict:
         "sentiment-model",
         "Sentiment / Model",
         "What the model predicts, how sure it is, how fast, and which version is serving.",
-        panels,
-        [],
-        ["model"],
+        panels=panels,
+        variables=[],
+        tags=["model"],
     )
 
 

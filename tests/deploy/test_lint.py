@@ -79,9 +79,9 @@ def test_image_holds_no_secrets():
 def _ignored(path: str, patterns: list[str]) -> bool:
     """Docker's rule: the last pattern that matches decides; "!" re-includes."""
     ignored = False
-    for pattern in patterns:
-        negate = pattern.startswith("!")
-        pattern = pattern.lstrip("!").rstrip("/")
+    for line in patterns:
+        negate = line.startswith("!")
+        pattern = line.lstrip("!").rstrip("/")
         if fnmatch.fnmatch(path, pattern) or path.startswith(pattern + "/"):
             ignored = not negate
     return ignored

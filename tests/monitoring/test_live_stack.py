@@ -10,6 +10,7 @@ alert rules of the PrometheusRule.
 import contextlib
 import dataclasses
 import json
+import math
 import os
 import signal
 import subprocess
@@ -468,6 +469,30 @@ class Traffic:
     rate_limited: int
 
 
+def check_guards_until_rollback(stack) -> None:
+    """The canary guard, run by the worker as beat would: B fails too often, so it rolls back."""
+    from celery import Celery
+
+    client = Celery(broker=REDIS_URL)
+    client.send_task("canary.check_guards", queue=stack.worker_queue)
+    deadline = time.monotonic() + 60
+    while total(stack.worker_metrics, "sentiment_canary_rollbacks_total") < 1:
+        assert time.monotonic() < deadline, "the canary guard did not roll back"
+        time.sleep(0.5)
+    client.close()
+
+
+def rate_limited_of(stack, requests_sent: int) -> int:
+    """How many of ``requests_sent`` quick requests Envoy refused past the mesh's per-client
+    rate limit (10 a minute)."""
+    limited = 0
+    with requests.Session() as session:
+        for _ in range(requests_sent):
+            answer = session.get(stack.envoy_url + "/health/live", timeout=10)
+            limited += answer.status_code == 429
+    return limited
+
+
 @pytest.fixture(scope="module")
 def traffic(stack, prometheus) -> Traffic:
     """What users and operators do, in two rounds: the first creates every series, and once
@@ -533,23 +558,8 @@ def traffic(stack, prometheus) -> Traffic:
         prometheus.wait_for(expr)
     round_of(26, 30, {("A", True): 24, ("A", False): 2, ("B", True): 6, ("B", False): 20})
 
-    # The canary guard, run by the worker as beat would: B fails too often, so it rolls back.
-    from celery import Celery
-
-    client = Celery(broker=REDIS_URL)
-    client.send_task("canary.check_guards", queue=stack.worker_queue)
-    deadline = time.monotonic() + 60
-    while total(stack.worker_metrics, "sentiment_canary_rollbacks_total") < 1:
-        assert time.monotonic() < deadline, "the canary guard did not roll back"
-        time.sleep(0.5)
-    client.close()
-
-    # Past the mesh's per-client rate limit (10 a minute): Envoy answers 429.
-    limited = 0
-    with requests.Session() as session:
-        for _ in range(600):
-            answer = session.get(stack.envoy_url + "/health/live", timeout=10)
-            limited += answer.status_code == 429
+    check_guards_until_rollback(stack)
+    limited = rate_limited_of(stack, 600)
     assert limited >= 580
     for session in sessions.values():
         session.close()
@@ -653,7 +663,7 @@ def test_prometheus_returns_data_for_every_dashboard_query(
     deadline = time.monotonic() + 30
     while pending and time.monotonic() < deadline:
         for key, expr in list(pending.items()):
-            if any(v == v for v in prometheus.values(expr)):  # a number, not NaN
+            if any(not math.isnan(v) for v in prometheus.values(expr)):
                 del pending[key]
         time.sleep(1)
     assert not pending, "no data for: " + "\n".join(f"{d} / {t}: {e}" for d, t, e in pending)

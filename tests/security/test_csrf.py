@@ -6,6 +6,7 @@ import re
 import pytest
 from django.test import Client
 
+from tests.webapp.reviews.factories import PredictionFactory
 from webapp.reviews.models import Prediction
 
 pytestmark = pytest.mark.django_db
@@ -15,15 +16,7 @@ POST_FORM = re.compile(r"<form\b[^>]*method=\"?post\"?[^>]*>(.*?)</form>", re.I 
 
 @pytest.fixture
 def prediction() -> Prediction:
-    return Prediction.objects.create(
-        review="Nice",
-        sentiment="positive",
-        confidence=0.9,
-        model_version="m",
-        app_version="1",
-        app_variant="v1",
-        latency_ms=1.0,
-    )
+    return PredictionFactory()
 
 
 @pytest.fixture

@@ -90,8 +90,8 @@ def test_only_the_web_app_and_the_workers_may_call_the_model_service(docs):
             for rule in rules:
                 sources = rule.get("from")
                 assert sources, f"{policy['metadata']['name']}: a rule without 'from' allows anyone"
-                for source in sources:
-                    source = source["source"]
+                for entry in sources:
+                    source = entry["source"]
                     assert set(source) == {"principals"}, (policy["metadata"]["name"], source)
                     allowed |= set(source["principals"])
         assert allowed == callers

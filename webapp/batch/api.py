@@ -12,6 +12,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.parsers import MultiPartParser
+from rest_framework.renderers import BaseRenderer
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -87,7 +89,7 @@ class BatchCollectionView(APIView):
             "UTF-8), `missing_review_column`, `malformed_csv`, `no_reviews`, `malformed_upload`."
         ),
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         try:
             job = uploads.job_from_upload(
                 request, missing_file="Send the file in the multipart field 'file'."
@@ -108,7 +110,7 @@ class BatchJobView(APIView):
         responses={200: s.JobResponse, **errors(404)},
         summary="Status, progress and result summary of a batch job",
     )
-    def get(self, request, job_id: uuid.UUID):
+    def get(self, request: Request, job_id: uuid.UUID) -> Response:
         return Response(job_payload(job_or_404(job_id)))
 
 
@@ -133,7 +135,9 @@ def download_name(filename: str) -> str:
 
 
 class BatchResultsView(APIView):
-    def perform_content_negotiation(self, request, force=False):
+    def perform_content_negotiation(
+        self, request: Request, force: bool = False
+    ) -> tuple[BaseRenderer, str]:
         # The CSV is not a DRF rendering; whatever Accept says, errors are JSON.
         return super().perform_content_negotiation(request, force=True)
 
@@ -151,7 +155,7 @@ class BatchResultsView(APIView):
         description="409 `not_ready` while the job is queued or running, `job_failed` "
         "when it failed.",
     )
-    def get(self, request, job_id: uuid.UUID):
+    def get(self, request: Request, job_id: uuid.UUID) -> StreamingHttpResponse:
         job = job_or_404(job_id)
         if job.status == JobStatus.FAILED:
             raise ApiError("job_failed", f"The job failed: {job.error}", status.HTTP_409_CONFLICT)

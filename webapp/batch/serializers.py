@@ -38,7 +38,6 @@ class JobResponse(serializers.Serializer):
     filename = serializers.CharField()
     progress = Progress()
     skipped = Skipped()
-    errors = JobError(many=True)
     notice = serializers.CharField(allow_null=True, help_text="What a running job waits for.")
     summary = ResultSummary(allow_null=True, help_text="Set once the job is done.")
     model_version = serializers.CharField(allow_null=True)
@@ -46,3 +45,13 @@ class JobResponse(serializers.Serializer):
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # The response's "errors" key, added here: as a class attribute it would hide
+        # Serializer.errors (the validation errors) on every instance.
+        fields = {}
+        for name, field in super().get_fields().items():
+            fields[name] = field
+            if name == "skipped":
+                fields["errors"] = JobError(many=True)
+        return fields

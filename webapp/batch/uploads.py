@@ -3,6 +3,7 @@
 from django.http import HttpRequest
 from django.http.multipartparser import MultiPartParserError
 from rest_framework.exceptions import ParseError
+from rest_framework.request import Request
 
 from webapp.batch import services
 from webapp.batch.models import BatchJob
@@ -12,14 +13,14 @@ from webapp.batch.parsing import UploadError
 MULTIPART_OVERHEAD = 64 * 1024
 
 
-def check_declared_size(request: HttpRequest) -> None:
+def check_declared_size(request: HttpRequest | Request) -> None:
     """UploadError (413) when the declared body is too large, before anything reads it."""
     length = request.META.get("CONTENT_LENGTH") or ""
     if length.isdigit():
         services.check_upload_size(int(length) - MULTIPART_OVERHEAD)
 
 
-def job_from_upload(request, *, missing_file: str) -> BatchJob:
+def job_from_upload(request: HttpRequest | Request, *, missing_file: str) -> BatchJob:
     """The job of the multipart field ``file`` (a Django or DRF request); UploadError if not
     usable, with ``missing_file`` as the message when there is no file."""
     check_declared_size(request)

@@ -59,12 +59,13 @@ def job_page(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     if job is None:
         raise Http404("No such batch job.")
     summary = selectors.summary_of(job)
-    positive_pct = 100 * summary.share_positive if summary and summary.classified else 0
+    share = summary.share_positive if summary else None  # None until a review is classified
+    positive_pct = 100 * share if share is not None else 0
     context = {
         "job": job,
         "summary": summary,
         "positive_pct": positive_pct,
-        "negative_pct": 100 - positive_pct if summary and summary.classified else 0,
+        "negative_pct": 100 - positive_pct if share is not None else 0,
         "max_chars": settings.MAX_REVIEW_CHARS,
         "poll_seconds": settings.BATCH_POLL_SECONDS,
     }

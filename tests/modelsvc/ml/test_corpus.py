@@ -1,10 +1,6 @@
 """Checks for the project's own labelled review corpus (modelsvc/ml/corpus/reviews.tsv)."""
 
-from pathlib import Path
-
-REPO_ROOT = Path(__file__).resolve().parents[3]
-CORPUS = REPO_ROOT / "modelsvc" / "ml" / "corpus" / "reviews.tsv"
-A1 = REPO_ROOT.parent / "shared" / "data" / "a1_RestaurantReviews_HistoricDump.tsv"
+from devtools.data import A1, CORPUS
 
 MIN_ROWS = 600
 MAX_IMBALANCE = 0.02

@@ -5,10 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from devtools.data import A1
 from modelsvc.ml.dataset import DatasetError, load_labelled_tsv, load_unlabelled_tsv
-
-REPO_ROOT = Path(__file__).resolve().parents[3]
-A1 = REPO_ROOT.parent / "shared" / "data" / "a1_RestaurantReviews_HistoricDump.tsv"
 
 
 def _write(tmp_path: Path, data: bytes) -> Path:

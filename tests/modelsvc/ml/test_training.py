@@ -11,11 +11,10 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
+from devtools.data import A1
 from modelsvc.ml.dataset import DatasetError
 from modelsvc.ml.training import evaluate, train
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-A1 = REPO_ROOT.parent / "shared" / "data" / "a1_RestaurantReviews_HistoricDump.tsv"
 QUALITY_BAR = 0.85
 CORPUS_TO_A1_BAR = 0.80
 

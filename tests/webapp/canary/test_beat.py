@@ -6,8 +6,9 @@ import time
 import pytest
 
 from tests.webapp.batch.workers import start_beat, start_worker
+from tests.webapp.canary.factories import CanaryGuardFactory
 from tests.webapp.canary.traffic import running_experiment, traffic
-from webapp.canary.models import CanaryEvent, CanaryGuard
+from webapp.canary.models import CanaryEvent
 from webapp.experiments.models import Experiment, Status
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -31,7 +32,7 @@ def test_beat_and_worker_roll_back_a_failing_canary_only(live_database_url, redi
     traffic(healthy, "A", answered=100, failed=1)
     traffic(healthy, "B", answered=100, failed=1)
     for experiment in (failing, healthy):
-        CanaryGuard.objects.create(
+        CanaryGuardFactory(
             experiment=experiment,
             min_sample_size=50,
             check_interval_seconds=1,

@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 from prometheus_client import REGISTRY
 
+from tests.webapp.canary.factories import CanaryGuardFactory
 from tests.webapp.canary.traffic import running_experiment, traffic
 from webapp.canary import services
 from webapp.canary.models import CanaryEvent, CanaryGuard
@@ -28,7 +29,7 @@ def guard_for(experiment, **settings) -> CanaryGuard:
         "window_minutes": 10,
         "healthy_checks_before_promotion": 3,
     }
-    return CanaryGuard.objects.create(experiment=experiment, **(values | settings))
+    return CanaryGuardFactory(experiment=experiment, **(values | settings))
 
 
 def test_a_failing_b_is_rolled_back_with_the_numbers():

@@ -2,9 +2,16 @@
 
 import itertools
 
+import factory
+
+from tests.webapp.reviews.factories import (
+    FailedPredictionFactory,
+    FeedbackFactory,
+    PredictionFactory,
+)
 from webapp.experiments import services as experiments
 from webapp.experiments.models import Experiment
-from webapp.reviews.models import FailedPrediction, Feedback, Prediction
+from webapp.reviews.models import Feedback
 
 _visitors = itertools.count()
 
@@ -25,36 +32,16 @@ def traffic(
     wrong: int = 0,
 ) -> None:
     """Predictions (the first ``correct`` + ``wrong`` with feedback) and failures."""
-    app_variant = "v1" if variant == "A" else "v2"
     common = {
         "experiment": experiment.name,
         "variant": variant,
-        "app_version": "test",
-        "app_variant": app_variant,
+        "visitor_id": factory.LazyFunction(lambda: f"visitor-{next(_visitors)}"),
         "latency_ms": latency_ms,
     }
-    predictions = Prediction.objects.bulk_create(
-        Prediction(
-            review=f"review {n}",
-            sentiment="positive",
-            confidence=0.9,
-            model_version="m1",
-            visitor_id=f"visitor-{next(_visitors)}",
-            **common,
-        )
-        for n in range(answered)
-    )
+    predictions = PredictionFactory.create_bulk(answered, **common)
     answers = [True] * correct + [False] * wrong
     Feedback.objects.bulk_create(
-        Feedback(prediction=prediction, correct=answer)
+        FeedbackFactory.build(prediction=prediction, correct=answer)
         for prediction, answer in zip(predictions, answers, strict=False)
     )
-    FailedPrediction.objects.bulk_create(
-        FailedPrediction(
-            review=f"failed {n}",
-            reason="unavailable",
-            visitor_id=f"visitor-{next(_visitors)}",
-            **common,
-        )
-        for n in range(failed)
-    )
+    FailedPredictionFactory.create_bulk(failed, reason="unavailable", **common)

@@ -8,64 +8,47 @@ import pytest
 from django.utils import timezone
 from scipy.stats import chisquare, norm
 
+from tests.webapp.experiments.factories import AssignmentFactory
 from tests.webapp.experiments.helpers import make_experiment
+from tests.webapp.reviews.factories import (
+    FailedPredictionFactory,
+    FeedbackFactory,
+    PredictionFactory,
+)
 from webapp.experiments import services
-from webapp.experiments.models import Assignment, Experiment, Source
+from webapp.experiments.models import Experiment, Source
 from webapp.experiments.selectors import experiment_report, variant_stats
 from webapp.experiments.statistics import nearest_rank, sample_ratio_check, two_proportion_test
-from webapp.reviews.models import FailedPrediction, Feedback, Prediction
+from webapp.reviews.models import Feedback, Prediction
 
 
 def predictions(experiment: Experiment, variant: str, latencies, feedback=()) -> list[Prediction]:
     """Predictions with the given latencies; ``feedback`` gives correct/wrong for the first."""
     rows = Prediction.objects.bulk_create(
-        Prediction(
-            review="Good food.",
-            sentiment="positive",
-            confidence=0.9,
-            model_version="m-test",
-            app_version="0.0.0",
-            app_variant="v1" if variant == "A" else "v2",
-            experiment=experiment.name,
-            variant=variant,
-            visitor_id="someone",
-            latency_ms=latency,
+        PredictionFactory.build(
+            experiment=experiment.name, variant=variant, visitor_id="someone", latency_ms=latency
         )
         for latency in latencies
     )
     Feedback.objects.bulk_create(
-        Feedback(prediction=row, correct=correct)
+        FeedbackFactory.build(prediction=row, correct=correct)
         for row, correct in zip(rows, feedback, strict=False)
     )
     return rows
 
 
 def failures(experiment: Experiment, variant: str, n: int) -> None:
-    FailedPrediction.objects.bulk_create(
-        FailedPrediction(
-            review="Slow day.",
-            reason="timeout",
-            app_version="0.0.0",
-            app_variant="v1",
-            experiment=experiment.name,
-            variant=variant,
-            latency_ms=5000,
-        )
-        for _ in range(n)
-    )
+    FailedPredictionFactory.create_bulk(n, experiment=experiment.name, variant=variant)
 
 
-def assignments(experiment, variant: str, n: int, *, weight=0.1, source="hash", batch="1"):
-    Assignment.objects.bulk_create(
-        Assignment(
-            experiment=experiment,
-            phase=experiment.phase,
-            visitor_id=f"{batch}-{source}-{variant}-{weight}-{i}",
-            variant=variant,
-            source=source,
-            weight=weight if source == Source.HASH else None,
-        )
-        for i in range(n)
+def assignments(experiment, variant: str, n: int, *, weight=0.1, source="hash"):
+    """``n`` visitors, each new, given ``variant`` at ``weight`` (recorded for hashing only)."""
+    AssignmentFactory.create_bulk(
+        n,
+        experiment=experiment,
+        variant=variant,
+        source=source,
+        weight=weight if source == Source.HASH else None,
     )
 
 
@@ -219,7 +202,7 @@ def test_srm_quiet_on_a_fair_split_and_fires_on_a_skewed_one(experiment):
     assignments(experiment, "A", 790, weight=0.2)
     assignments(experiment, "B", 210, weight=0.2)
     assert not experiment_report(experiment).sample_ratio.flagged
-    assignments(experiment, "A", 300, weight=0.2, batch="2")
+    assignments(experiment, "A", 300, weight=0.2)
     skewed = experiment_report(experiment).sample_ratio
     assert skewed.flagged and skewed.p_value < 0.001
 

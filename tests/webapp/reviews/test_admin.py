@@ -2,6 +2,7 @@
 
 import pytest
 
+from tests.webapp.reviews.factories import FailedPredictionFactory, PredictionFactory
 from webapp.reviews.models import FailedPrediction, Feedback, Prediction
 
 pytestmark = pytest.mark.django_db
@@ -9,32 +10,20 @@ pytestmark = pytest.mark.django_db
 ADMIN = "/admin/reviews"
 
 
-def predict(review: str, sentiment: str = "positive", **fields) -> Prediction:
-    values = {
-        "confidence": 0.8,
-        "model_version": "m-1",
-        "app_version": "1.0.0",
-        "app_variant": "v1",
-        "latency_ms": 2.0,
-        **fields,
-    }
-    return Prediction.objects.create(review=review, sentiment=sentiment, **values)
-
-
 @pytest.fixture
 def data():
-    right = predict("Right about the ramen")
-    wrong = predict("Wrong about the waffles", "negative", model_version="m-2", app_variant="v2")
-    predict("Nobody said anything about the noodles")
-    Feedback.objects.create(prediction=right, correct=True)
-    Feedback.objects.create(prediction=wrong, correct=False)
-    FailedPrediction.objects.create(
-        review="Lost in the timeout",
-        reason="timeout",
-        app_version="1.0.0",
-        app_variant="v1",
-        latency_ms=5000,
+    every = {"app_version": "1.0.0"}  # the app_version filter below must list all three
+    PredictionFactory(review="Right about the ramen", feedback=True, **every)
+    PredictionFactory(
+        review="Wrong about the waffles",
+        sentiment="negative",
+        model_version="m-2",
+        app_variant="v2",
+        feedback=False,
+        **every,
     )
+    PredictionFactory(review="Nobody said anything about the noodles", **every)
+    FailedPredictionFactory(review="Lost in the timeout", reason="timeout")
 
 
 def listed(admin_client, path: str, **query) -> str:

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client, RequestFactory
 
+from tests.webapp.reviews.factories import PredictionFactory
 from webapp.reviews import api, services
 from webapp.reviews.models import FailedPrediction, Feedback, Prediction
 
@@ -23,20 +24,6 @@ def analyze(client, payload, **kwargs):
 
 def give_feedback(client, payload):
     return client.post("/api/feedback", payload, content_type="application/json")
-
-
-def make_prediction(**fields) -> Prediction:
-    values = {
-        "review": "Lovely soup.",
-        "sentiment": "positive",
-        "confidence": 0.9,
-        "model_version": "m-1",
-        "app_version": VERSION,
-        "app_variant": "v1",
-        "latency_ms": 3.0,
-        **fields,
-    }
-    return Prediction.objects.create(**values)
 
 
 def assert_error(response, status: int, code: str) -> dict:
@@ -273,7 +260,7 @@ def test_model_service_garbage(client, fake_model, payload, metric):
 
 @pytest.mark.parametrize("correct", [True, False])
 def test_feedback_is_stored_once(client, correct, metric):
-    prediction = make_prediction(variant="A", experiment="e")
+    prediction = PredictionFactory(variant="A", experiment="e")
     label = str(correct).lower()
     before = metric(
         "sentiment_app_feedback_total",
@@ -322,7 +309,7 @@ def test_feedback_needs_a_well_formed_id(client, prediction_id):
 
 @pytest.mark.parametrize("correct", ["yes", "true", "True", 1, 0, None, [], {}])
 def test_feedback_needs_a_json_boolean(client, correct):
-    prediction = make_prediction()
+    prediction = PredictionFactory()
     response = give_feedback(client, {"prediction_id": str(prediction.id), "correct": correct})
     assert "correct" in assert_error(response, 400, "invalid_input")["message"]
     assert not Feedback.objects.exists()
@@ -344,7 +331,7 @@ def test_feedback_refuses_malformed_json_and_other_content(client):
 
 @pytest.mark.django_db(transaction=True)
 def test_simultaneous_feedback_keeps_exactly_one(fake_model):
-    prediction = make_prediction()
+    prediction = PredictionFactory()
     barrier = threading.Barrier(4)
     outcomes: list[str] = []
 

@@ -3,34 +3,22 @@
 import pytest
 from django.core.management import CommandError, call_command
 
-from webapp.reviews.models import Feedback, Prediction
+from tests.webapp.reviews.factories import PredictionFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def labelled(review: str, sentiment: str, correct: bool | None) -> Prediction:
-    prediction = Prediction.objects.create(
-        review=review,
-        sentiment=sentiment,
-        confidence=0.7,
-        model_version="m",
-        app_version="1.0.0",
-        app_variant="v1",
-        latency_ms=1,
-    )
-    if correct is not None:
-        Feedback.objects.create(prediction=prediction, correct=correct)
-    return prediction
-
-
 @pytest.fixture
 def feedback():
-    labelled("Great tacos, friendly staff!", "positive", True)  # right: stays 1
-    labelled("Great, another hour of waiting.", "positive", False)  # wrong: becomes 0
-    labelled("Not bad at all", "negative", False)  # wrong: becomes 1
-    labelled("Cold fries.", "negative", True)  # right: stays 0
-    labelled("Never asked about this one.", "positive", None)  # no feedback: left out
-    labelled('Tabs\tand\r\nnew lines\u2028and "quotes" — crème 🍮', "positive", True)
+    for review, sentiment, correct in [
+        ("Great tacos, friendly staff!", "positive", True),  # right: stays 1
+        ("Great, another hour of waiting.", "positive", False),  # wrong: becomes 0
+        ("Not bad at all", "negative", False),  # wrong: becomes 1
+        ("Cold fries.", "negative", True),  # right: stays 0
+        ("Never asked about this one.", "positive", None),  # no feedback: left out
+        ('Tabs\tand\r\nnew lines\u2028and "quotes" — crème 🍮', "positive", True),
+    ]:
+        PredictionFactory(review=review, sentiment=sentiment, feedback=correct)
 
 
 def test_export_writes_the_training_format(feedback, tmp_path):

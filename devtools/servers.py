@@ -1,0 +1,151 @@
+"""Gunicorn subprocesses on loopback: a free port, start, wait until ready, stop."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+_static_root: Path | None = None
+
+
+def collected_static() -> Path:
+    """A STATIC_ROOT filled by collectstatic, once per process: web app servers link hashed
+    static names and serve them as immutable, as the image does."""
+    global _static_root  # noqa: PLW0603 - one collection per test session or benchmark run
+    if _static_root is None:
+        root = Path(tempfile.mkdtemp(prefix="sentiment-static-"))
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "webapp.settings",
+            "APP_MODE": "test",
+            "STATIC_ROOT": str(root),
+        }
+        subprocess.run(
+            [str(VENV_BIN / "python"), "manage.py", "collectstatic", "--noinput", "-v", "0"],
+            cwd=REPO,
+            env=env,
+            check=True,
+            timeout=300,
+        )
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
+        _static_root = root
+    return _static_root
+
+
+def wait_for(
+    url: str,
+    timeout: float = 60.0,
+    status: int = 200,
+    proc: subprocess.Popen[bytes] | None = None,
+) -> None:
+    """Poll ``url`` until it answers ``status``; fail early if ``proc`` exits first."""
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before {url} answered")
+        try:
+            response = requests.get(url, timeout=2)
+            if response.status_code == status:
+                return
+            last = f"HTTP {response.status_code}: {response.text[:200]}"
+        except requests.RequestException as exc:
+            last = type(exc).__name__
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer {status} within {timeout}s (last: {last})")
+
+
+@dataclass
+class Server:
+    service: str
+    port: int
+    proc: subprocess.Popen[bytes]
+    log: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        """The gunicorn master's process id (its workers are its children)."""
+        return self.proc.pid
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def logs(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+def start_server(
+    service: str,
+    tmp_dir: Path,
+    env: dict[str, str] | None = None,
+    *,
+    port: int | None = None,
+    workers: int = 1,
+    ready_path: str = "/health/ready",
+    timeout: float = 90.0,
+) -> Server:
+    """Start ``service`` (modelsvc or webapp) under gunicorn and wait until it is ready."""
+    port = port or free_port()
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    log = tmp_dir / f"{service}-{port}.log"
+    full_env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": f"{service}.settings",
+        "PORT": str(port),
+        "BIND_HOST": "127.0.0.1",
+        "GUNICORN_WORKERS": str(workers),
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_dir / f"metrics-{service}-{port}"),
+        "VAR_DIR": str(tmp_dir / "var"),
+        "APP_MODE": "test",
+        **({"STATIC_ROOT": str(collected_static())} if service == "webapp" else {}),
+        **(env or {}),
+    }
+    handle = log.open("ab")
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "gunicorn"), "-c", "core/gunicorn_conf.py", f"{service}.wsgi:application"],
+        cwd=REPO,
+        env=full_env,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+    )
+    server = Server(service, port, proc, log, full_env)
+    try:
+        if ready_path:
+            wait_for(server.url + ready_path, timeout=timeout, proc=proc)
+    except (RuntimeError, TimeoutError):
+        server.stop()
+        raise RuntimeError(f"{service} did not become ready:\n{server.logs()[-3000:]}") from None
+    return server
