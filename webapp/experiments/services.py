@@ -6,12 +6,13 @@ the admin is what the very next request reads.
 """
 
 import hashlib
-from dataclasses import dataclass
+from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
 
 from core.metrics import EXPERIMENT_ASSIGNMENTS
+from webapp.experiments.arm import ExperimentArm
 from webapp.experiments.models import (
     Action,
     Assignment,
@@ -28,19 +29,6 @@ VARIANTS = frozenset(Variant.values)
 
 class ExperimentError(ValueError):
     """A change that the experiment's current state does not allow."""
-
-
-@dataclass(frozen=True)
-class ExperimentContext:
-    """What the current request sees of the running experiment (``request.experiment``)."""
-
-    experiment: str
-    variant: str
-    visitor_id: str
-    phase: int
-    source: str
-    # True when this request stored the visitor's assignment (first visit in this phase).
-    created: bool = False
 
 
 def bucket(salt: str, phase: int, visitor_id: str) -> float:
@@ -64,8 +52,8 @@ def assign(
     *,
     experiment: Experiment | None = None,
     requested_variant: str | None = None,
-) -> ExperimentContext | None:
-    """The variant ``visitor_id`` sees now; None when the experiment is not live.
+) -> ExperimentArm | None:
+    """The arm ``visitor_id`` is in now; None when the experiment is not live.
 
     ``experiment`` defaults to the one steering routing. ``requested_variant`` is a variant
     the client chose itself (header or cookie); it is honoured while the experiment runs
@@ -77,11 +65,13 @@ def assign(
         experiment = steering_experiment()
     if experiment is None or experiment.status in (Status.DRAFT, Status.PAUSED):
         return None
-    context = {"experiment": experiment.name, "visitor_id": visitor_id, "phase": experiment.phase}
+    arm = partial(
+        ExperimentArm, experiment=experiment.name, visitor_id=visitor_id, phase=experiment.phase
+    )
     if experiment.status == Status.ROLLED_BACK:
-        return ExperimentContext(variant=Variant.A, source=Source.ROLLBACK, **context)
+        return arm(variant=Variant.A, source=Source.ROLLBACK)
     if experiment.status == Status.PROMOTED:
-        return ExperimentContext(variant=Variant.B, source=Source.PROMOTE, **context)
+        return arm(variant=Variant.B, source=Source.PROMOTE)
 
     requested = requested_variant if requested_variant in VARIANTS else None
     if requested:
@@ -97,8 +87,8 @@ def assign(
     if created:
         EXPERIMENT_ASSIGNMENTS.labels(experiment.name, row.variant, row.source).inc()
     if requested and requested != row.variant:
-        return ExperimentContext(variant=requested, source=Source.CLIENT, **context)
-    return ExperimentContext(variant=row.variant, source=row.source, created=created, **context)
+        return arm(variant=requested, source=Source.CLIENT)
+    return arm(variant=row.variant, source=row.source, created=created)
 
 
 # --- changes made by operators (admin) or the canary guard ----------------------------------

@@ -9,9 +9,10 @@ from rest_framework.views import APIView
 
 from core.errors import ApiError
 from core.schema import errors
+from webapp.experiments.arm import recorded_arm
 from webapp.reviews import client, services
 from webapp.reviews import serializers as s
-from webapp.reviews.context import assignment_of, request_id_of
+from webapp.reviews.context import request_id_of
 from webapp.reviews.models import Prediction
 
 MODEL_UNAVAILABLE = "The sentiment model is not available right now. Please try again shortly."
@@ -45,11 +46,10 @@ class AnalyzeView(APIView):
     def post(self, request):
         data = s.AnalyzeRequest(data=request.data)
         data.is_valid(raise_exception=True)
-        assignment = assignment_of(request)
         try:
             prediction = services.analyze_review(
                 data.validated_data["review"],
-                assignment=assignment,
+                arm=recorded_arm(request),
                 request_id=request_id_of(request),
             )
         except client.ModelServiceError:
@@ -106,11 +106,12 @@ class VersionView(APIView):
             error = None
         except client.ModelServiceError as exc:
             model_service, error = None, exc.reason
+        arm = recorded_arm(request)
         return Response(
             {
                 "app_version": settings.APP_VERSION,
                 "app_variant": settings.APP_VARIANT,
-                "variant": assignment_of(request).variant or None,
+                "variant": arm.variant if arm else None,
                 "model_service": model_service,
                 "model_service_error": error,
             }

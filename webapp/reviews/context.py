@@ -1,15 +1,10 @@
-"""What a request tells the reviews app: versions for templates, experiment, request id."""
+"""What a request tells the reviews app: versions for templates, the request id."""
 
 from django.conf import settings
 from django.http import HttpRequest
 
+from webapp.experiments.arm import recorded_arm
 from webapp.reviews import client
-from webapp.reviews.services import Assignment
-
-
-def assignment_of(request: HttpRequest) -> Assignment:
-    # Set by the experiments middleware; absent when it is not installed.
-    return Assignment.of(getattr(request, "experiment", None))
 
 
 def request_id_of(request: HttpRequest) -> str:
@@ -18,8 +13,9 @@ def request_id_of(request: HttpRequest) -> str:
 
 def versions(request: HttpRequest) -> dict:
     """Template context: the running app version and variant, and the visitor's A/B group."""
+    arm = recorded_arm(request)
     return {
         "APP_VERSION": settings.APP_VERSION,
         "APP_VARIANT": settings.APP_VARIANT,
-        "EXPERIMENT_VARIANT": assignment_of(request).variant,
+        "EXPERIMENT_VARIANT": arm.variant if arm else "",
     }

@@ -8,8 +8,9 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from webapp.experiments.arm import recorded_arm
 from webapp.reviews import client, selectors, services
-from webapp.reviews.context import assignment_of, request_id_of
+from webapp.reviews.context import request_id_of
 from webapp.reviews.forms import FeedbackForm, ReviewForm
 from webapp.reviews.models import Prediction
 
@@ -37,7 +38,7 @@ def index(request: HttpRequest) -> HttpResponse:
     try:
         prediction = services.analyze_review(
             form.cleaned_data["review"],
-            assignment=assignment_of(request),
+            arm=recorded_arm(request),
             request_id=request_id_of(request),
         )
     except client.ModelServiceError:

@@ -1,13 +1,13 @@
 """Error answers: JSON for API clients, a friendly page for people; the base template."""
 
 import json
-from types import SimpleNamespace
 
 import pytest
 from django.core.exceptions import RequestDataTooBig
 from django.template.loader import render_to_string
 from django.test import RequestFactory
 
+from webapp.experiments.arm import ExperimentArm
 from webapp.reviews import errors
 from webapp.reviews.context import versions
 
@@ -53,8 +53,8 @@ def test_the_csrf_page_explains_what_to_do():
 def test_versions_in_templates(settings):
     settings.APP_VARIANT = "v2"
     request = rf.get("/")
-    request.experiment = SimpleNamespace(
-        experiment="frontend-v2", variant="B", visitor_id="v-1", phase=2
+    request.experiment = ExperimentArm(
+        experiment="frontend-v2", variant="B", visitor_id="v-1", phase=2, source="hash"
     )
     assert versions(request) == {
         "APP_VERSION": settings.APP_VERSION,
@@ -72,7 +72,9 @@ def test_base_template_has_blocks_others_can_fill(tmp_path, settings):
     )
     settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tmp_path]}]
     request = rf.get("/")
-    request.experiment = SimpleNamespace(experiment="e", variant="A", visitor_id="v", phase=1)
+    request.experiment = ExperimentArm(
+        experiment="e", variant="A", visitor_id="v", phase=1, source="hash"
+    )
     html = render_to_string("child.html", request=request)
     assert "<title>Child · Sentiment</title>" in html
     assert "<p>child content</p>" in html
