@@ -38,11 +38,3 @@ def child_exit(server, worker):
 
     multiprocess.mark_process_dead(worker.pid)
 
-
-def post_worker_init(worker):
-    # A cached model loads in about a second: wait for it, so that every worker of a ready
-    # pod can predict. A long first download must not block liveness, hence the bound.
-    if os.environ.get("DJANGO_SETTINGS_MODULE") == "modelsvc.settings":
-        from modelsvc import serving
-
-        serving.wait_until_loaded(float(os.environ.get("MODEL_LOAD_WAIT", "60")))
