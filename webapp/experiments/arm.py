@@ -32,6 +32,11 @@ class ExperimentArm:
         return self.source not in (Source.ROLLBACK, Source.PROMOTE)
 
 
+def set_arm(request: HttpRequest, arm: ExperimentArm | None) -> None:
+    """Give the request its arm (the experiments middleware does)."""
+    request.experiment = arm  # type: ignore[attr-defined]  # an attribute of our own
+
+
 def arm_of(request: HttpRequest) -> ExperimentArm | None:
     """The request's arm; None when no experiment is live, the client takes no part, the
     other version's app serves the request, or the middleware is not installed."""

@@ -20,7 +20,7 @@ from django.utils.http import escape_leading_slashes
 
 from core.metrics import EXPERIMENT_ASSIGNMENTS
 from webapp.experiments import services
-from webapp.experiments.arm import ExperimentArm
+from webapp.experiments.arm import ExperimentArm, set_arm
 from webapp.experiments.models import Variant
 
 logger = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class ExperimentMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         visitor = self.identify(request)
         if visitor is None:
-            request.experiment = None
+            set_arm(request, None)
             return self.get_response(request)
         assigned = self.assign(visitor)
         response = self.route(request, visitor, assigned)
@@ -145,7 +145,7 @@ class ExperimentMiddleware:
         served_by_its_app = arm is None or (
             (arm.variant == Variant.B) == (settings.APP_VARIANT == "v2")
         )
-        request.experiment = arm if served_by_its_app else None
+        set_arm(request, arm if served_by_its_app else None)
         if assigned.target and _should_redirect(request, visitor, arm, assigned.target):
             # A path starting with // would be an off-site URL in Location.
             response = HttpResponseRedirect(escape_leading_slashes(request.get_full_path()))

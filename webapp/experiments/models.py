@@ -168,6 +168,9 @@ class ServedRequest(models.Model):
     latency_ms = models.FloatField()
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
+    # Declared so that code holding any model built on this one can query it.
+    objects = models.Manager()
+
     class Meta:
         abstract = True
         ordering = ["-created_at"]

@@ -7,6 +7,7 @@ the admin is what the very next request reads.
 
 import hashlib
 from functools import partial
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -74,6 +75,7 @@ def assign(
         return arm(variant=Variant.B, source=Source.PROMOTE)
 
     requested = requested_variant if requested_variant in VARIANTS else None
+    defaults: dict[str, object]
     if requested:
         defaults = {"variant": requested, "source": Source.CLIENT, "weight": None}
     else:
@@ -168,7 +170,7 @@ def create_experiment(experiment: Experiment, *, actor: str) -> Experiment:
 
 
 # The statuses each status change may start from (a new phase is allowed in every status).
-ALLOWED_FROM = {
+ALLOWED_FROM: dict[str, set[str]] = {
     Status.RUNNING: {Status.DRAFT, Status.PAUSED, Status.ROLLED_BACK, Status.PROMOTED},
     Status.PAUSED: {Status.RUNNING},
     Status.ROLLED_BACK: {Status.RUNNING, Status.PAUSED, Status.PROMOTED},
@@ -266,7 +268,7 @@ def set_weight(experiment: Experiment, weight: float, *, actor: str) -> Experime
 EDITABLE_FIELDS = ("description", "steers_routing")
 
 
-def update_experiment(experiment: Experiment, *, actor: str, **changes: object) -> Experiment:
+def update_experiment(experiment: Experiment, *, actor: str, **changes: Any) -> Experiment:
     """Apply admin form edits, one history row per changed field (the weight via
     ``set_weight``)."""
     unknown = set(changes) - {*EDITABLE_FIELDS, "weight"}
