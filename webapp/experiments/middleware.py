@@ -21,7 +21,7 @@ from django.utils.http import escape_leading_slashes
 from core.metrics import EXPERIMENT_ASSIGNMENTS
 from webapp.experiments import services
 from webapp.experiments.arm import ExperimentArm, set_arm
-from webapp.experiments.models import Variant
+from webapp.experiments.models import Source, Variant
 
 logger = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ class ExperimentMiddleware:
         if target != visitor.cookie_variant:
             # The mesh reads this cookie from the request; no page script needs it.
             _set_cookie(response, VARIANT_COOKIE, target)
-            if arm and not arm.compares_variants:
+            if arm and arm.source in (Source.ROLLBACK, Source.PROMOTE):
                 # Hash and client assignments are counted when stored (services.assign).
                 EXPERIMENT_ASSIGNMENTS.labels(arm.experiment, target, arm.source).inc()
         patch_vary_headers(response, ("Cookie", VARIANT_HEADER, USER_ID_HEADER))
