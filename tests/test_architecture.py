@@ -3,12 +3,13 @@ included, since a cycle hidden in a function body is still a cycle.
 
 - ``core`` is shared by both services and imports neither of them.
 - ``modelsvc`` and ``webapp`` are separate services: neither imports the other.
-- No shipped code imports ``tests``.
+- ``bench`` measures the model service from outside: it imports no ``webapp``.
+- No shipped code (core, modelsvc, webapp, bench) imports ``tests``.
 - Inside the web app, ``experiments`` is the hub the feature apps (``reviews``, ``batch``,
-  ``canary``) build on; it imports none of them. Feature apps import each other only along
-  ``FEATURE_IMPORTS``.
-- The site-wide modules of ``webapp`` import no feature app, except settings and URLs,
-  which wire the apps together.
+  ``canary``) build on; it imports none of them. Feature apps are peers that import each
+  other only along ``FEATURE_IMPORTS`` (today: not at all).
+- The site-wide modules of ``webapp`` (everything outside the four apps) import no
+  feature app, except settings and URLs, which wire the apps together.
 - No import cycles between modules.
 """
 
@@ -42,7 +43,8 @@ def source_files() -> dict[str, Path]:
     files = {}
     for package in PACKAGES:
         for path in sorted((ROOT / package).rglob("*.py")):
-            if ".venv" not in path.parts and "results" not in path.parts:
+            # Hidden folders hold tools' own environments (bench/.mlserver-venv), not code.
+            if not any(part.startswith(".") for part in path.relative_to(ROOT).parts):
                 files[module_name(path)] = path
     return files
 
