@@ -9,7 +9,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from core.env import env_bool, env_float, env_int, env_str
+from core.env import env_bool, env_int, env_str
 
 bind = f"{env_str('BIND_HOST', '0.0.0.0')}:{env_int('PORT', 5000)}"  # noqa: S104
 workers = env_int("GUNICORN_WORKERS", 2)
@@ -39,12 +39,3 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
-
-
-def post_worker_init(worker):
-    # A cached model loads in about a second: wait for it, so that every worker of a ready
-    # pod can predict. A long first download must not block liveness, hence the bound.
-    if env_str("DJANGO_SETTINGS_MODULE") == "modelsvc.settings":
-        from modelsvc import serving
-
-        serving.wait_until_loaded(env_float("MODEL_LOAD_WAIT", 60.0))

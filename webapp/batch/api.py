@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from core.errors import ApiError
 from core.schema import errors
-from webapp.batch import selectors, services, uploads
+from webapp.batch import selectors, tasks, uploads
 from webapp.batch import serializers as s
 from webapp.batch.models import BatchJob, JobStatus
 from webapp.batch.parsing import UploadError, spreadsheet_safe
@@ -96,7 +96,7 @@ class BatchCollectionView(APIView):
             )
         except UploadError as exc:
             raise ApiError(exc.code, exc.message, exc.status) from None
-        services.enqueue_job(job.id)
+        tasks.enqueue_job(job.id)
         job.refresh_from_db()
         return Response(
             job_payload(job),

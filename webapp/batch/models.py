@@ -17,6 +17,7 @@ class JobStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
 FINAL_STATUSES = (JobStatus.DONE, JobStatus.FAILED)
 
 

@@ -1,12 +1,18 @@
-"""Reads of batch analysis: a job, its result summary and its result rows."""
+"""Reads of batch analysis: a job, its result summary and rows, the jobs left stalled."""
 
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
 from django.db.models import Count, Q
+from django.utils import timezone
 
-from webapp.batch.models import BatchJob, BatchRow, JobStatus
+from webapp.batch.models import ACTIVE_STATUSES, BatchJob, BatchRow, JobStatus
+
+# A job whose message could not be sent is picked up by the sweeper after this long.
+UNSENT_GRACE = timedelta(seconds=10)
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,18 @@ def jobs_by_ids(job_ids: list[str]) -> list[BatchJob]:
         except ValueError:
             continue
     return list(BatchJob.objects.filter(pk__in=valid).order_by("-created_at"))
+
+
+def stalled_job_ids() -> list[uuid.UUID]:
+    """The active jobs nobody is working on: those whose message could not be sent, and
+    those untouched for BATCH_STALL_SECONDS (their message was lost, e.g. with a Redis that
+    restarted empty)."""
+    now = timezone.now()
+    stalled = BatchJob.objects.filter(status__in=ACTIVE_STATUSES).filter(
+        Q(enqueued_at__isnull=True, created_at__lt=now - UNSENT_GRACE)
+        | Q(updated_at__lt=now - timedelta(seconds=settings.BATCH_STALL_SECONDS))
+    )
+    return list(stalled.values_list("pk", flat=True))
 
 
 def summary_of(job: BatchJob) -> Summary | None:

@@ -12,20 +12,15 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
-from kombu.exceptions import OperationalError
 
 from core import metrics
 from webapp import modelservice
-from webapp.batch.models import BatchJob, BatchRow, JobStatus
+from webapp.batch.models import ACTIVE_STATUSES, BatchJob, BatchRow, JobStatus
 from webapp.batch.parsing import UploadError, parse_reviews
 
 logger = logging.getLogger(__name__)
-
-ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
-# A job whose message could not be sent is picked up by the sweeper after this long.
-UNSENT_GRACE = timedelta(seconds=10)
 
 
 def _update(job_id: uuid.UUID, *, only_active: bool = True, **fields) -> int:
@@ -75,22 +70,10 @@ def create_job(*, filename: str, data: bytes) -> BatchJob:
     return job
 
 
-def enqueue_job(job_id: uuid.UUID) -> bool:
-    """Send the job to the workers (or run it here, without a broker).
-
-    When the broker cannot be reached the job stays queued in the database and
-    :func:`requeue_stalled_jobs` sends it later; the upload is never lost.
-    """
-    from webapp.batch.tasks import process_job  # the task module imports this one
-
-    _update(job_id, enqueued_at=timezone.now())
-    try:
-        process_job.delay(str(job_id))
-    except OperationalError:
-        logger.warning("batch job %s: broker unreachable, left for the sweeper", job_id)
-        _update(job_id, enqueued_at=None)
-        return False
-    return True
+def mark_sent(job_id: uuid.UUID, sent: bool) -> None:
+    """Record whether the job's message is with the broker; an unsent one is left for
+    :func:`webapp.batch.tasks.requeue_stalled_jobs`."""
+    _update(job_id, enqueued_at=timezone.now() if sent else None)
 
 
 def _next_chunk(job_id: uuid.UUID) -> list[tuple[int, str]]:
@@ -169,22 +152,6 @@ def finish_job(job_id: uuid.UUID, status: JobStatus, *, error: str = "") -> bool
 
 def note_waiting(job_id: uuid.UUID, notice: str) -> None:
     _update(job_id, notice=notice[:255])
-
-
-def requeue_stalled_jobs() -> int:
-    """Send again the active jobs nobody is working on: those whose message could not be
-    sent, and those untouched for BATCH_STALL_SECONDS (their message was lost, e.g. with
-    a Redis that restarted empty). A duplicate message is harmless; see the module doc."""
-    now = timezone.now()
-    stalled = BatchJob.objects.filter(status__in=ACTIVE_STATUSES).filter(
-        Q(enqueued_at__isnull=True, created_at__lt=now - UNSENT_GRACE)
-        | Q(updated_at__lt=now - timedelta(seconds=settings.BATCH_STALL_SECONDS))
-    )
-    count = 0
-    for job_id in stalled.values_list("pk", flat=True):
-        logger.warning("batch job %s: stalled, sending it again", job_id)
-        count += enqueue_job(job_id)
-    return count
 
 
 def delete_expired_jobs(now: datetime | None = None) -> int:

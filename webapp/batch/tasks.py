@@ -1,4 +1,5 @@
-"""Celery tasks of batch analysis: thin wrappers around :mod:`webapp.batch.services`."""
+"""Celery tasks of batch analysis, and sending a job to them: thin wrappers around
+:mod:`webapp.batch.services`, which knows nothing of messages."""
 
 import logging
 import time
@@ -8,9 +9,10 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
+from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from webapp import modelservice
-from webapp.batch import services
+from webapp.batch import selectors, services
 from webapp.batch.models import JobStatus
 from webapp.celery import app
 
@@ -21,6 +23,22 @@ GAVE_UP = "A service the job needs stayed unavailable; the job was stopped."
 INTERNAL = "The job stopped on an internal error."
 # Faults that go away by themselves: the model service restarting, the database failing over.
 TRANSIENT = (modelservice.ModelServiceUnavailable, OperationalError, InterfaceError)
+
+
+def enqueue_job(job_id: uuid.UUID) -> bool:
+    """Send the job to the workers (or run it here, without a broker).
+
+    When the broker cannot be reached the job stays queued in the database and
+    :func:`requeue_stalled_jobs` sends it later; the upload is never lost.
+    """
+    services.mark_sent(job_id, True)
+    try:
+        process_job.delay(str(job_id))
+    except BrokerUnreachable:
+        logger.warning("batch job %s: broker unreachable, left for the sweeper", job_id)
+        services.mark_sent(job_id, False)
+        return False
+    return True
 
 
 @app.task(
@@ -37,7 +55,7 @@ def process_job(self, job_id: str) -> None:
     try:
         while services.process_next_chunk(pk):
             if time.monotonic() > deadline:
-                services.enqueue_job(pk)
+                enqueue_job(pk)
                 return
     except TRANSIENT as exc:
         retries = self.request.retries
@@ -56,7 +74,7 @@ def process_job(self, job_id: str) -> None:
         raise self.retry(exc=exc, countdown=max(countdown, 1)) from None
     except SoftTimeLimitExceeded:
         # Finished chunks are stored; a fresh message carries on with the rest.
-        services.enqueue_job(pk)
+        enqueue_job(pk)
     except Exception:  # a job must never stay "running" after a bug
         logger.exception("batch job %s failed", job_id)
         services.finish_job(pk, JobStatus.FAILED, error=INTERNAL)
@@ -64,7 +82,12 @@ def process_job(self, job_id: str) -> None:
 
 @app.task(name="batch.requeue_stalled_jobs")
 def requeue_stalled_jobs() -> int:
-    return services.requeue_stalled_jobs()
+    """Send the stalled jobs again; a duplicate message is harmless (see the services)."""
+    count = 0
+    for job_id in selectors.stalled_job_ids():
+        logger.warning("batch job %s: stalled, sending it again", job_id)
+        count += enqueue_job(job_id)
+    return count
 
 
 @app.task(name="batch.delete_expired_jobs")

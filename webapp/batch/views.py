@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
-from webapp.batch import selectors, services, uploads
+from webapp.batch import selectors, tasks, uploads
 from webapp.batch.parsing import UploadError
 
 SESSION_KEY = "batch_jobs"  # the visitor's recent jobs, newest first
@@ -46,7 +46,7 @@ def _submit(request: HttpRequest) -> HttpResponse:
         job = uploads.job_from_upload(request, missing_file="Choose a file to upload.")
     except UploadError as exc:
         return _index(request, error=exc.message, status=exc.status)
-    services.enqueue_job(job.id)
+    tasks.enqueue_job(job.id)
     recent = [str(job.id), *request.session.get(SESSION_KEY, [])]
     request.session[SESSION_KEY] = recent[:RECENT_JOBS]
     # Post/Redirect/Get: reloading the job page does not upload the file again.

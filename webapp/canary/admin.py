@@ -1,12 +1,15 @@
 """Admin of the canary guard.
 
-``CanaryGuardInline`` and ``CanaryEventInline`` belong on the experiment's admin page; the
-models are also registered on their own, so guards and events are visible either way.
+``CanaryGuardInline`` and ``CanaryEventInline`` are added to the experiment's admin page
+from here (the experiments app knows nothing of the guard); the models are also registered
+on their own, so guards and events are visible either way.
 """
 
 from django.contrib import admin
 
+from webapp.admin import ReadOnlyAdminMixin
 from webapp.canary.models import CanaryEvent, CanaryGuard
+from webapp.experiments.admin import add_inline
 
 GUARD_FIELDSETS = (
     (
@@ -39,17 +42,18 @@ class CanaryGuardInline(admin.StackedInline):
     verbose_name_plural = "canary guard"
 
 
-class CanaryEventInline(admin.TabularInline):
+class CanaryEventInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = CanaryEvent
     fields = EVENT_FIELDS
     readonly_fields = EVENT_FIELDS
     extra = 0
-    can_delete = False
     show_change_link = True
     verbose_name_plural = "canary guard events"
 
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
+
+# The guard's settings above the experiment's history, its events below.
+add_inline(CanaryGuardInline, above_history=True)
+add_inline(CanaryEventInline)
 
 
 @admin.register(CanaryGuard)
@@ -71,16 +75,11 @@ class CanaryGuardAdmin(admin.ModelAdmin):
 
 
 @admin.register(CanaryEvent)
-class CanaryEventAdmin(admin.ModelAdmin):
+class CanaryEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "experiment", "kind", "message")
     list_filter = ("kind",)
     list_select_related = ("experiment",)
     date_hierarchy = "created_at"
     readonly_fields = ("experiment", "kind", "message", "numbers", "created_at")
-
-    # Events are the guard's record: nobody adds or edits them by hand.
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
+    # Events are the guard's record: nobody adds or edits them by hand, deleting stays open.
+    can_delete = True

@@ -7,13 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import InlineModelAdmin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from webapp.canary.admin import CanaryEventInline, CanaryGuardInline
+from webapp.admin import ReadOnlyAdminMixin
 from webapp.experiments import charts, selectors, services
 from webapp.experiments.models import Assignment, Experiment, ExperimentChange, Status
 
@@ -77,20 +78,26 @@ def actor_of(request: HttpRequest) -> str:
     return request.user.get_username()
 
 
-class ExperimentChangeInline(admin.TabularInline):
+class ExperimentChangeInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ExperimentChange
     verbose_name_plural = "history"
     fields = ("created_at", "actor", "action", "field", "old_value", "new_value", "note")
     readonly_fields = fields
     extra = 0
-    can_delete = False
     show_change_link = False
 
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
+# Sections other apps put on the experiment's page, above and below its history. They add
+# them from their own admin module (the canary guard does), so this app imports none.
+_INLINES_ABOVE_HISTORY: list[type[InlineModelAdmin]] = []
+_INLINES_BELOW_HISTORY: list[type[InlineModelAdmin]] = []
+
+
+def add_inline(inline: type[InlineModelAdmin], *, above_history: bool = False) -> None:
+    """Show ``inline`` on every experiment's admin page."""
+    section = _INLINES_ABOVE_HISTORY if above_history else _INLINES_BELOW_HISTORY
+    if inline not in section:
+        section.append(inline)
 
 
 @admin.register(Experiment)
@@ -107,7 +114,6 @@ class ExperimentAdmin(admin.ModelAdmin):
     )
     list_filter = ("status", "steers_routing")
     search_fields = ("name", "description")
-    inlines = (CanaryGuardInline, ExperimentChangeInline, CanaryEventInline)
     actions = (
         "start_selected",
         "pause_selected",
@@ -133,6 +139,9 @@ class ExperimentAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     )
+
+    def get_inlines(self, request, obj):
+        return (*_INLINES_ABOVE_HISTORY, ExperimentChangeInline, *_INLINES_BELOW_HISTORY)
 
     @admin.display(description="weight of B", ordering="weight")
     def weight_percent(self, obj: Experiment) -> str:
@@ -290,7 +299,7 @@ class ExperimentAdmin(admin.ModelAdmin):
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(admin.ModelAdmin):
+class AssignmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "visitor_id",
         "experiment",
@@ -304,12 +313,3 @@ class AssignmentAdmin(admin.ModelAdmin):
     search_fields = ("visitor_id",)
     list_select_related = ("experiment",)
     show_full_result_count = False  # counting millions of rows on every page is slow
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -1,6 +1,6 @@
 """Puts page visits and identified API clients in the experiment that steers routing.
 
-Sets ``request.experiment`` (an ``ExperimentContext``, or None when no experiment is live,
+Sets ``request.experiment`` (an ``ExperimentArm``, or None when no experiment is live,
 the client takes no part, or the other version's app serves the request) and the two
 cookies: ``sentiment_visitor`` (who the visitor is) and ``x-user-experiment`` (A or B: the
 mesh sends B to v2, everything else to v1). The variant cookie always ends up as the variant
@@ -10,6 +10,7 @@ the experiment gives now, so a rollback moves visitors back to v1 on their next 
 import logging
 import re
 import secrets
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -19,8 +20,8 @@ from django.utils.http import escape_leading_slashes
 
 from core.metrics import EXPERIMENT_ASSIGNMENTS
 from webapp.experiments import services
+from webapp.experiments.arm import ExperimentArm, set_arm
 from webapp.experiments.models import Source, Variant
-from webapp.experiments.services import ExperimentContext
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,34 @@ def _is_page_visit(request: HttpRequest) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class Visitor:
+    """Who sent a request that takes part, and what it says about its variant."""
+
+    id: str
+    known_id: str | None  # our visitor cookie, when it came back
+    header_variant: str | None
+    cookie_variant: str | None
+
+    @property
+    def requested_variant(self) -> str | None:
+        """The variant the client chose itself: the header, or a variant cookie that came
+        without our visitor cookie (ours always come back together)."""
+        return self.header_variant or (None if self.known_id else self.cookie_variant)
+
+
+@dataclass(frozen=True)
+class Assigned:
+    """The visitor's arm, and the variant the routing cookie must say (None when no
+    experiment steers routing)."""
+
+    arm: ExperimentArm | None
+    target: str | None
+
+
+NOT_ASSIGNED = Assigned(arm=None, target=None)
+
+
 class ExperimentMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -63,99 +92,109 @@ class ExperimentMiddleware:
         self.skipped = SKIPPED_PREFIXES + local_static
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path.startswith(self.skipped):
-            request.experiment = None
+        visitor = self.identify(request)
+        if visitor is None:
+            set_arm(request, None)
             return self.get_response(request)
+        assigned = self.assign(visitor)
+        response = self.route(request, visitor, assigned)
+        self.write_cookies(response, visitor, assigned)
+        return response
 
-        known_visitor = safe_token(request.COOKIES.get(VISITOR_COOKIE))
+    def identify(self, request: HttpRequest) -> Visitor | None:
+        """The visitor behind the request; None when the request takes no part."""
+        if request.path.startswith(self.skipped):
+            return None
+        known_id = safe_token(request.COOKIES.get(VISITOR_COOKIE))
         header_variant = valid_variant(request.headers.get(VARIANT_HEADER))
         user_id = safe_token(request.headers.get(USER_ID_HEADER))
-        if not (known_visitor or user_id or header_variant or _is_page_visit(request)):
+        if not (known_id or user_id or header_variant or _is_page_visit(request)):
             # A client that keeps no cookie and names no id would be a new visitor on every
             # call, inflating visitors and the split check: it takes no part.
-            request.experiment = None
-            return self.get_response(request)
-        visitor_id = known_visitor or user_id or secrets.token_urlsafe(16)
-        cookie_variant = valid_variant(request.COOKIES.get(VARIANT_COOKIE))
-        # The variant cookie we set comes back together with our visitor cookie; only one
-        # that arrives without it was set by the client on purpose.
-        requested = header_variant or (None if known_visitor else cookie_variant)
+            return None
+        return Visitor(
+            id=known_id or user_id or secrets.token_urlsafe(16),
+            known_id=known_id,
+            header_variant=header_variant,
+            cookie_variant=valid_variant(request.COOKIES.get(VARIANT_COOKIE)),
+        )
 
-        context, target = None, None
+    @staticmethod
+    def assign(visitor: Visitor) -> Assigned:
+        """The visitor's arm in the experiment that steers routing, if there is one."""
         try:
             steering = services.steering_experiment()
-            if steering is not None:
-                context = services.assign(
-                    visitor_id, experiment=steering, requested_variant=requested
-                )
-                # A steering experiment that is not live (draft, paused) routes everyone to A.
-                target = context.variant if context else Variant.A
+            if steering is None:
+                return NOT_ASSIGNED
+            arm = services.assign(
+                visitor.id, experiment=steering, requested_variant=visitor.requested_variant
+            )
         except DatabaseError as exc:
             # Serve the request as if no experiment ran rather than fail the page.
             logger.warning("experiment assignment unavailable: %s", exc)
-        redirect = target and self._should_redirect(
-            request, context, target, known_visitor, header_variant, cookie_variant
-        )
+            return NOT_ASSIGNED
+        # A steering experiment that is not live (draft, paused) routes everyone to A.
+        return Assigned(arm=arm, target=arm.variant if arm else Variant.A)
+
+    def route(self, request: HttpRequest, visitor: Visitor, assigned: Assigned) -> HttpResponse:
+        """Serve the request, or redirect it to itself so that the app of the visitor's
+        variant serves it once the new cookie is set."""
+        arm = assigned.arm
         # A request the other version's app serves (an API call before the cookie routes it)
         # is not evidence about this variant: the statistics must compare v1 with v2.
-        served_by_its_app = context is None or (
-            (context.variant == Variant.B) == (settings.APP_VARIANT == "v2")
+        served_by_its_app = arm is None or (
+            (arm.variant == Variant.B) == (settings.APP_VARIANT == "v2")
         )
-        request.experiment = context if served_by_its_app else None
-
-        if redirect:
+        set_arm(request, arm if served_by_its_app else None)
+        if assigned.target and _should_redirect(request, visitor, arm, assigned.target):
             # A path starting with // would be an off-site URL in Location.
             response = HttpResponseRedirect(escape_leading_slashes(request.get_full_path()))
             add_never_cache_headers(response)
-        else:
-            response = self.get_response(request)
-
-        secure = settings.VISITOR_COOKIE_SECURE
-        if visitor_id != known_visitor:
-            response.set_cookie(
-                VISITOR_COOKIE,
-                visitor_id,
-                max_age=COOKIE_MAX_AGE,
-                httponly=True,
-                samesite="Lax",
-                secure=secure,
-            )
-        if target:
-            if target != cookie_variant:
-                # The mesh reads this cookie from the request; no page script needs it.
-                response.set_cookie(
-                    VARIANT_COOKIE,
-                    target,
-                    max_age=COOKIE_MAX_AGE,
-                    httponly=True,
-                    samesite="Lax",
-                    secure=secure,
-                )
-                if context and context.source in (Source.ROLLBACK, Source.PROMOTE):
-                    # Hash and client assignments are counted when stored (services.assign).
-                    EXPERIMENT_ASSIGNMENTS.labels(context.experiment, target, context.source).inc()
-            patch_vary_headers(response, ("Cookie", VARIANT_HEADER, USER_ID_HEADER))
-        return response
+            return response
+        return self.get_response(request)
 
     @staticmethod
-    def _should_redirect(
-        request: HttpRequest,
-        context: ExperimentContext | None,
-        target: str,
-        known_visitor: str | None,
-        header_variant: str | None,
-        cookie_variant: str | None,
-    ) -> bool:
-        """Whether to answer a page request with a redirect to itself, so that the page
-        comes from the app of the visitor's variant (v1 for A, v2 for B) once the new
-        cookie is set. Only when the cookie will change the route, so it never loops."""
-        if header_variant or not _is_page_visit(request):
-            return False  # a header, not our cookie, decides the route; APIs never redirect
-        wants_v2 = target == Variant.B
-        if (settings.APP_VARIANT == "v2") == wants_v2:
-            return False  # already served by the right app
-        if (cookie_variant == Variant.B) == wants_v2:
-            return False  # the request is already routed by this variant: no loop
-        # Only clients known to keep our cookies, or (as the split needs) a visitor assigned
-        # B just now: a client that drops cookies would otherwise bounce forever.
-        return bool(known_visitor) or (wants_v2 and context is not None and context.created)
+    def write_cookies(response: HttpResponse, visitor: Visitor, assigned: Assigned) -> None:
+        """Remember the visitor, and make the variant cookie the mesh routes on say the
+        variant the experiment gives now."""
+        if visitor.id != visitor.known_id:
+            _set_cookie(response, VISITOR_COOKIE, visitor.id)
+        target, arm = assigned.target, assigned.arm
+        if not target:
+            return
+        if target != visitor.cookie_variant:
+            # The mesh reads this cookie from the request; no page script needs it.
+            _set_cookie(response, VARIANT_COOKIE, target)
+            if arm and arm.source in (Source.ROLLBACK, Source.PROMOTE):
+                # Hash and client assignments are counted when stored (services.assign).
+                EXPERIMENT_ASSIGNMENTS.labels(arm.experiment, target, arm.source).inc()
+        patch_vary_headers(response, ("Cookie", VARIANT_HEADER, USER_ID_HEADER))
+
+
+def _set_cookie(response: HttpResponse, name: str, value: str) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=COOKIE_MAX_AGE,
+        httponly=True,
+        samesite="Lax",
+        secure=settings.VISITOR_COOKIE_SECURE,
+    )
+
+
+def _should_redirect(
+    request: HttpRequest, visitor: Visitor, arm: ExperimentArm | None, target: str
+) -> bool:
+    """Whether to answer a page request with a redirect to itself, so that the page comes
+    from the app of the visitor's variant (v1 for A, v2 for B) once the new cookie is set.
+    Only when the cookie will change the route, so it never loops."""
+    if visitor.header_variant or not _is_page_visit(request):
+        return False  # a header, not our cookie, decides the route; APIs never redirect
+    wants_v2 = target == Variant.B
+    if (settings.APP_VARIANT == "v2") == wants_v2:
+        return False  # already served by the right app
+    if (visitor.cookie_variant == Variant.B) == wants_v2:
+        return False  # the request is already routed by this variant: no loop
+    # Only clients known to keep our cookies, or (as the split needs) a visitor assigned
+    # B just now: a client that drops cookies would otherwise bounce forever.
+    return bool(visitor.known_id) or (wants_v2 and arm is not None and arm.created)

@@ -1,4 +1,5 @@
-"""A/B experiments: which variant each visitor sees, and who changed what.
+"""A/B experiments: which variant each visitor sees, who changed what, and the columns
+every request recorded for an experiment carries.
 
 Variant A is the stable app (v1), variant B the canary (v2). The mesh routes on the
 ``x-user-experiment`` cookie or header, so exactly one experiment may steer it.
@@ -26,6 +27,13 @@ class Status(models.TextChoices):
 class Variant(models.TextChoices):
     A = "A", "A (stable, v1)"
     B = "B", "B (canary, v2)"
+
+
+class AppVariant(models.TextChoices):
+    """Which of the two apps served a request."""
+
+    V1 = "v1", "v1 (stable)"
+    V2 = "v2", "v2 (canary)"
 
 
 class Source(models.TextChoices):
@@ -87,7 +95,10 @@ class Experiment(models.Model):
 
 
 class Assignment(models.Model):
-    """The variant a visitor was given in one phase of an experiment; written once, sticky."""
+    """The variant a visitor was given in one phase of an experiment; written once, sticky.
+
+    The stored record behind a request's arm (``webapp.experiments.arm.ExperimentArm``).
+    """
 
     experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="assignments")
     phase = models.PositiveIntegerField()
@@ -141,3 +152,27 @@ class ExperimentChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor}: {self.get_action_display()} {self.field}".strip()
+
+
+class ServedRequest(models.Model):
+    """The columns of a request served to a user that the experiment statistics read: which
+    app served it, in which experiment arm, and how long it took. Feature apps store their
+    outcomes in models built on this one (see ``webapp.experiments.outcomes``)."""
+
+    app_version = models.CharField(max_length=32, db_index=True)
+    app_variant = models.CharField(max_length=2, choices=AppVariant.choices, db_index=True)
+    # The experiment (by name) and variant (A/B) the visitor was in; blank when none ran.
+    experiment = models.CharField(max_length=64, blank=True, db_index=True)
+    variant = models.CharField(max_length=1, blank=True, db_index=True)
+    visitor_id = models.CharField(max_length=64, blank=True)
+    latency_ms = models.FloatField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    # Declared so that code holding any model built on this one can query it.
+    objects = models.Manager()
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at"]
+        # Named from each concrete model's table, as before there was a shared base.
+        indexes = [models.Index(fields=["experiment", "variant", "created_at"])]

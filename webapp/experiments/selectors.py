@@ -10,6 +10,7 @@ from datetime import datetime
 
 from django.db.models import Avg, Count, Q, QuerySet, Sum
 
+from webapp.experiments import outcomes
 from webapp.experiments.models import Assignment, Experiment, Source, Status, Variant
 from webapp.experiments.statistics import (
     ProportionTest,
@@ -18,7 +19,6 @@ from webapp.experiments.statistics import (
     sample_ratio_check,
     two_proportion_test,
 )
-from webapp.reviews.models import FailedPrediction, Prediction
 
 
 @dataclass(frozen=True)
@@ -75,8 +75,9 @@ def variant_stats(
 ) -> dict[str, VariantStats]:
     """Numbers for A and B in the current phase, from ``since`` on when given."""
     start, end = analysis_window(experiment, since)
+    stored = outcomes.registered()
     predictions = _in_window(
-        Prediction.objects.filter(experiment=experiment.name, variant__in=Variant.values),
+        stored.answered.objects.filter(experiment=experiment.name, variant__in=Variant.values),
         start,
         end,
     )
@@ -84,11 +85,11 @@ def variant_stats(
         predictions,
         n=Count("pk"),
         mean_latency=Avg("latency_ms"),
-        feedback_n=Count("feedback"),
-        correct_n=Count("feedback", filter=Q(feedback__correct=True)),
+        feedback_n=Count("pk", filter=Q(**{f"{stored.verdict}__isnull": False})),
+        correct_n=Count("pk", filter=Q(**{stored.verdict: True})),
     )
     failed = _by_variant(
-        _in_window(FailedPrediction.objects.filter(experiment=experiment.name), start, end),
+        _in_window(stored.failed.objects.filter(experiment=experiment.name), start, end),
         n=Count("pk"),
     )
     visitors = _by_variant(

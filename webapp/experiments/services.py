@@ -6,12 +6,14 @@ the admin is what the very next request reads.
 """
 
 import hashlib
-from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from core.metrics import EXPERIMENT_ASSIGNMENTS
+from webapp.experiments.arm import ExperimentArm
 from webapp.experiments.models import (
     Action,
     Assignment,
@@ -28,19 +30,6 @@ VARIANTS = frozenset(Variant.values)
 
 class ExperimentError(ValueError):
     """A change that the experiment's current state does not allow."""
-
-
-@dataclass(frozen=True)
-class ExperimentContext:
-    """What the current request sees of the running experiment (``request.experiment``)."""
-
-    experiment: str
-    variant: str
-    visitor_id: str
-    phase: int
-    source: str
-    # True when this request stored the visitor's assignment (first visit in this phase).
-    created: bool = False
 
 
 def bucket(salt: str, phase: int, visitor_id: str) -> float:
@@ -64,8 +53,8 @@ def assign(
     *,
     experiment: Experiment | None = None,
     requested_variant: str | None = None,
-) -> ExperimentContext | None:
-    """The variant ``visitor_id`` sees now; None when the experiment is not live.
+) -> ExperimentArm | None:
+    """The arm ``visitor_id`` is in now; None when the experiment is not live.
 
     ``experiment`` defaults to the one steering routing. ``requested_variant`` is a variant
     the client chose itself (header or cookie); it is honoured while the experiment runs
@@ -77,13 +66,16 @@ def assign(
         experiment = steering_experiment()
     if experiment is None or experiment.status in (Status.DRAFT, Status.PAUSED):
         return None
-    context = {"experiment": experiment.name, "visitor_id": visitor_id, "phase": experiment.phase}
+    arm = partial(
+        ExperimentArm, experiment=experiment.name, visitor_id=visitor_id, phase=experiment.phase
+    )
     if experiment.status == Status.ROLLED_BACK:
-        return ExperimentContext(variant=Variant.A, source=Source.ROLLBACK, **context)
+        return arm(variant=Variant.A, source=Source.ROLLBACK)
     if experiment.status == Status.PROMOTED:
-        return ExperimentContext(variant=Variant.B, source=Source.PROMOTE, **context)
+        return arm(variant=Variant.B, source=Source.PROMOTE)
 
     requested = requested_variant if requested_variant in VARIANTS else None
+    defaults: dict[str, object]
     if requested:
         defaults = {"variant": requested, "source": Source.CLIENT, "weight": None}
     else:
@@ -97,8 +89,8 @@ def assign(
     if created:
         EXPERIMENT_ASSIGNMENTS.labels(experiment.name, row.variant, row.source).inc()
     if requested and requested != row.variant:
-        return ExperimentContext(variant=requested, source=Source.CLIENT, **context)
-    return ExperimentContext(variant=row.variant, source=row.source, created=created, **context)
+        return arm(variant=requested, source=Source.CLIENT)
+    return arm(variant=row.variant, source=row.source, created=created)
 
 
 # --- changes made by operators (admin) or the canary guard ----------------------------------
@@ -178,7 +170,7 @@ def create_experiment(experiment: Experiment, *, actor: str) -> Experiment:
 
 
 # The statuses each status change may start from (a new phase is allowed in every status).
-ALLOWED_FROM = {
+ALLOWED_FROM: dict[str, set[str]] = {
     Status.RUNNING: {Status.DRAFT, Status.PAUSED, Status.ROLLED_BACK, Status.PROMOTED},
     Status.PAUSED: {Status.RUNNING},
     Status.ROLLED_BACK: {Status.RUNNING, Status.PAUSED, Status.PROMOTED},
@@ -276,7 +268,7 @@ def set_weight(experiment: Experiment, weight: float, *, actor: str) -> Experime
 EDITABLE_FIELDS = ("description", "steers_routing")
 
 
-def update_experiment(experiment: Experiment, *, actor: str, **changes: object) -> Experiment:
+def update_experiment(experiment: Experiment, *, actor: str, **changes: Any) -> Experiment:
     """Apply admin form edits, one history row per changed field (the weight via
     ``set_weight``)."""
     unknown = set(changes) - {*EDITABLE_FIELDS, "weight"}

@@ -3,21 +3,13 @@
 from django.contrib import admin
 from django.db.models import QuerySet
 
+from webapp.admin import ReadOnlyAdminMixin
 from webapp.reviews.models import FailedPrediction, Feedback, Prediction
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class RecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_per_page = 50
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class FeedbackFilter(admin.SimpleListFilter):
@@ -43,7 +35,7 @@ def _short(text: str, limit: int = 80) -> str:
 
 
 @admin.register(Prediction)
-class PredictionAdmin(ReadOnlyAdmin):
+class PredictionAdmin(RecordAdmin):
     list_display = [
         "created_at",
         "review_excerpt",
@@ -81,7 +73,7 @@ class PredictionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Feedback)
-class FeedbackAdmin(ReadOnlyAdmin):
+class FeedbackAdmin(RecordAdmin):
     list_display = ["created_at", "correct", "predicted", "review_excerpt", "model_version"]
     list_filter = [
         "correct",
@@ -108,7 +100,7 @@ class FeedbackAdmin(ReadOnlyAdmin):
 
 
 @admin.register(FailedPrediction)
-class FailedPredictionAdmin(ReadOnlyAdmin):
+class FailedPredictionAdmin(RecordAdmin):
     list_display = [
         "created_at",
         "reason",

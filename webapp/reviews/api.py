@@ -10,10 +10,11 @@ from rest_framework.views import APIView
 from core.errors import ApiError
 from core.schema import errors
 from webapp import modelservice
+from webapp.experiments.arm import recorded_arm
 from webapp.readiness import pending_migrations
 from webapp.reviews import serializers as s
 from webapp.reviews import services
-from webapp.reviews.context import assignment_of, request_id_of
+from webapp.reviews.context import request_id_of
 from webapp.reviews.models import Prediction
 
 MODEL_UNAVAILABLE = "The sentiment model is not available right now. Please try again shortly."
@@ -47,11 +48,10 @@ class AnalyzeView(APIView):
     def post(self, request):
         data = s.AnalyzeRequest(data=request.data)
         data.is_valid(raise_exception=True)
-        assignment = assignment_of(request)
         try:
             prediction = services.analyze_review(
                 data.validated_data["review"],
-                assignment=assignment,
+                arm=recorded_arm(request),
                 request_id=request_id_of(request),
             )
         except modelservice.ModelServiceError:
@@ -108,11 +108,12 @@ class VersionView(APIView):
             error = None
         except modelservice.ModelServiceError as exc:
             model_service, error = None, exc.reason
+        arm = recorded_arm(request)
         return Response(
             {
                 "app_version": settings.APP_VERSION,
                 "app_variant": settings.APP_VARIANT,
-                "variant": assignment_of(request).variant or None,
+                "variant": arm.variant if arm else None,
                 "model_service": model_service,
                 "model_service_error": error,
             }

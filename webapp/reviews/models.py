@@ -4,6 +4,8 @@ import uuid
 
 from django.db import models
 
+from webapp.experiments.models import ServedRequest
+
 
 class Sentiment(models.TextChoices):
     POSITIVE = "positive", "Positive"
@@ -16,29 +18,12 @@ EMOJI = {
 }
 
 
-class AppVariant(models.TextChoices):
-    V1 = "v1", "v1 (stable)"
-    V2 = "v2", "v2 (canary)"
-
-
-class Prediction(models.Model):
+class Prediction(ServedRequest):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     review = models.TextField()
     sentiment = models.CharField(max_length=8, choices=Sentiment.choices, db_index=True)
     confidence = models.FloatField()
     model_version = models.CharField(max_length=64, db_index=True)
-    app_version = models.CharField(max_length=32, db_index=True)
-    app_variant = models.CharField(max_length=2, choices=AppVariant.choices, db_index=True)
-    # The experiment (by name) and variant (A/B) the visitor was in; blank when none ran.
-    experiment = models.CharField(max_length=64, blank=True, db_index=True)
-    variant = models.CharField(max_length=1, blank=True, db_index=True)
-    visitor_id = models.CharField(max_length=64, blank=True)
-    latency_ms = models.FloatField()
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-        indexes = [models.Index(fields=["experiment", "variant", "created_at"])]
 
     def __str__(self) -> str:
         return f"{self.sentiment} ({self.confidence:.2f}): {self.review[:60]}"
@@ -66,23 +51,12 @@ class Feedback(models.Model):
         return f"{'correct' if self.correct else 'wrong'}: {self.prediction_id}"
 
 
-class FailedPrediction(models.Model):
+class FailedPrediction(ServedRequest):
     """A request the model service could not answer; kept so nothing the user sent is lost
     and so error rates per variant can be computed."""
 
     review = models.TextField()
     reason = models.CharField(max_length=32, db_index=True)
-    app_version = models.CharField(max_length=32)
-    app_variant = models.CharField(max_length=2, choices=AppVariant.choices)
-    experiment = models.CharField(max_length=64, blank=True, db_index=True)
-    variant = models.CharField(max_length=1, blank=True, db_index=True)
-    visitor_id = models.CharField(max_length=64, blank=True)
-    latency_ms = models.FloatField()
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-        indexes = [models.Index(fields=["experiment", "variant", "created_at"])]
 
     def __str__(self) -> str:
         return f"{self.reason}: {self.review[:60]}"

@@ -3,46 +3,16 @@
 import logging
 import time
 import uuid
-from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from core import metrics
 from webapp import modelservice
+from webapp.experiments.arm import ExperimentArm, served_columns
 from webapp.reviews.models import FailedPrediction, Feedback, Prediction
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Assignment:
-    """The experiment a visitor is in; all blank when no experiment is running."""
-
-    experiment: str = ""
-    variant: str = ""
-    visitor_id: str = ""
-
-    @classmethod
-    def of(cls, experiment) -> "Assignment":
-        """From the experiments middleware's ``request.experiment`` (an object or None)."""
-        # During a rollback or promotion only one arm gets traffic: stored under the
-        # experiment, those predictions would skew the comparison of A with B.
-        if experiment is None or getattr(experiment, "source", "") in ("rollback", "promote"):
-            return cls()
-        return cls(
-            experiment=str(experiment.experiment or ""),
-            variant=str(experiment.variant or ""),
-            visitor_id=str(experiment.visitor_id or ""),
-        )
-
-    @property
-    def metric_label(self) -> str:
-        return self.variant or "none"
-
-    @property
-    def experiment_label(self) -> str:
-        return self.experiment or "none"
 
 
 class FeedbackAlreadyGiven(Exception):
@@ -51,33 +21,31 @@ class FeedbackAlreadyGiven(Exception):
         self.feedback = feedback
 
 
-def _served_by(assignment: Assignment, started: float) -> dict:
+def _served_by(arm: ExperimentArm | None, started: float) -> dict:
     """Which app, experiment arm and visitor served a request, and how long it took."""
     return {
         "app_version": settings.APP_VERSION,
         "app_variant": settings.APP_VARIANT,
-        "experiment": assignment.experiment,
-        "variant": assignment.variant,
-        "visitor_id": assignment.visitor_id,
+        **served_columns(arm),
         "latency_ms": (time.perf_counter() - started) * 1000,
     }
 
 
-def analyze_review(review: str, *, assignment: Assignment, request_id: str) -> Prediction:
-    """Ask the model service about ``review`` and store the answer.
+def analyze_review(review: str, *, arm: ExperimentArm | None, request_id: str) -> Prediction:
+    """Ask the model service about ``review`` and store the answer under ``arm`` (the
+    request's recorded arm, None outside an experiment).
 
     On failure (already counted by the client) the review is kept as a FailedPrediction with
     the reason, and :class:`modelservice.ModelServiceError` is raised for the caller to degrade.
     """
     started = time.perf_counter()
+    variant = arm.variant if arm else None
     try:
-        answer = modelservice.analyze(
-            review, request_id=request_id, variant=assignment.variant or None
-        )
+        answer = modelservice.analyze(review, request_id=request_id, variant=variant)
     except modelservice.ModelServiceError as exc:
         logger.warning("model service failed (%s) for request %s: %s", exc.reason, request_id, exc)
         FailedPrediction.objects.create(
-            review=review, reason=exc.reason, **_served_by(assignment, started)
+            review=review, reason=exc.reason, **_served_by(arm, started)
         )
         raise
     prediction = Prediction.objects.create(
@@ -85,16 +53,17 @@ def analyze_review(review: str, *, assignment: Assignment, request_id: str) -> P
         sentiment=answer.sentiment,
         confidence=answer.confidence,
         model_version=answer.model_version,
-        **_served_by(assignment, started),
+        **_served_by(arm, started),
     )
+    variant_label = variant or "none"
     metrics.APP_PREDICTIONS.labels(
         settings.APP_VERSION,
-        assignment.experiment_label,
-        assignment.metric_label,
+        arm.experiment if arm else "none",
+        variant_label,
         answer.model_version,
         answer.sentiment,
     ).inc()
-    metrics.APP_PREDICTION_SECONDS.labels(settings.APP_VERSION, assignment.metric_label).observe(
+    metrics.APP_PREDICTION_SECONDS.labels(settings.APP_VERSION, variant_label).observe(
         time.perf_counter() - started
     )
     return prediction

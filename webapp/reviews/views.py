@@ -9,8 +9,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from webapp import modelservice
+from webapp.experiments.arm import recorded_arm
 from webapp.reviews import selectors, services
-from webapp.reviews.context import assignment_of, request_id_of
+from webapp.reviews.context import request_id_of
 from webapp.reviews.forms import FeedbackForm, ReviewForm
 from webapp.reviews.models import Prediction
 
@@ -38,7 +39,7 @@ def index(request: HttpRequest) -> HttpResponse:
     try:
         prediction = services.analyze_review(
             form.cleaned_data["review"],
-            assignment=assignment_of(request),
+            arm=recorded_arm(request),
             request_id=request_id_of(request),
         )
     except modelservice.ModelServiceError:

@@ -8,7 +8,7 @@ from prometheus_client import REGISTRY
 
 from tests.support.servers import free_port
 from webapp import modelservice
-from webapp.batch import services
+from webapp.batch import services, tasks
 from webapp.batch.models import BatchJob, BatchRow, JobStatus
 
 pytestmark = pytest.mark.django_db
@@ -80,7 +80,7 @@ def test_model_service_down_without_a_broker_fails_the_job_at_once(eager, settin
     settings.MODEL_SERVICE_URL = f"http://127.0.0.1:{free_port()}"  # nothing listens
     failed_before = jobs_counted("failed")
     job = services.create_job(filename="r.tsv", data=REVIEWS)
-    services.enqueue_job(job.id)
+    tasks.enqueue_job(job.id)
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
     assert "unavailable" in job.error
@@ -92,7 +92,7 @@ def test_a_review_the_model_service_refuses_fails_the_job(eager, model_service, 
     settings.MAX_REVIEW_CHARS = 20_000
     data = b"Review\nfine\n" + b"long " * 2000 + b"\n"
     job = services.create_job(filename="r.tsv", data=data)
-    services.enqueue_job(job.id)
+    tasks.enqueue_job(job.id)
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
     assert "refused" in job.error
@@ -110,7 +110,7 @@ def test_stalled_jobs_are_sent_again(eager, model_service, settings):
     )
     BatchJob.objects.filter(pk=fresh.pk).update(enqueued_at=timezone.now())
 
-    assert services.requeue_stalled_jobs() == 2
+    assert tasks.requeue_stalled_jobs() == 2
 
     statuses = dict(BatchJob.objects.values_list("filename", "status"))
     assert statuses == {"unsent.tsv": "done", "lost.tsv": "done", "fresh.tsv": "queued"}

@@ -1,12 +1,10 @@
 """A tiny URLconf for middleware and admin tests: one page, one JSON API, probe paths."""
 
-from dataclasses import asdict
-
 from django.contrib import admin
 from django.http import HttpResponse, JsonResponse
 from django.urls import path
 
-from webapp.reviews.context import assignment_of
+from webapp.experiments.arm import recorded_arm, served_columns
 
 
 def _seen(request) -> dict:
@@ -37,7 +35,7 @@ def job(request, job_id):
 
 def stored_as(request):
     """What a prediction made by this request would be stored under."""
-    return JsonResponse(asdict(assignment_of(request)))
+    return JsonResponse(served_columns(recorded_arm(request)))
 
 
 urlpatterns = [

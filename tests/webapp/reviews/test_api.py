@@ -2,7 +2,6 @@
 
 import threading
 import uuid
-from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
@@ -10,6 +9,7 @@ from django.db import connection
 from django.test import Client, RequestFactory
 
 from tests.webapp.reviews.factories import PredictionFactory
+from webapp.experiments.arm import ExperimentArm
 from webapp.reviews import api, services
 from webapp.reviews.models import FailedPrediction, Feedback, Prediction
 
@@ -108,8 +108,8 @@ def test_analyze_records_the_experiment_and_forwards_the_variant(fake_model, met
     request = RequestFactory().post(
         "/api/analyze", {"review": "Great."}, content_type="application/json"
     )
-    request.experiment = SimpleNamespace(
-        experiment="card-redesign", variant="B", visitor_id="visitor-7", phase=1
+    request.experiment = ExperimentArm(
+        experiment="card-redesign", variant="B", visitor_id="visitor-7", phase=1, source="hash"
     )
     response = api.AnalyzeView.as_view()(request)
     assert response.status_code == 200

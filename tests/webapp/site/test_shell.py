@@ -1,10 +1,9 @@
 """The site shell: the base template every app extends and the versions it shows."""
 
-from types import SimpleNamespace
-
 from django.template.loader import render_to_string
 from django.test import Client, RequestFactory
 
+from webapp.experiments.arm import ExperimentArm
 from webapp.site.context import versions
 
 rf = RequestFactory()
@@ -13,8 +12,8 @@ rf = RequestFactory()
 def test_versions_in_templates(settings):
     settings.APP_VARIANT = "v2"
     request = rf.get("/")
-    request.experiment = SimpleNamespace(
-        experiment="frontend-v2", variant="B", visitor_id="v-1", phase=2
+    request.experiment = ExperimentArm(
+        experiment="frontend-v2", variant="B", visitor_id="v-1", phase=2, source="hash"
     )
     assert versions(request) == {
         "APP_VERSION": settings.APP_VERSION,
@@ -32,7 +31,9 @@ def test_base_template_has_blocks_others_can_fill(tmp_path, settings):
     )
     settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tmp_path]}]
     request = rf.get("/")
-    request.experiment = SimpleNamespace(experiment="e", variant="A", visitor_id="v", phase=1)
+    request.experiment = ExperimentArm(
+        experiment="e", variant="A", visitor_id="v", phase=1, source="hash"
+    )
     html = render_to_string("child.html", request=request)
     assert "<title>Child · Sentiment</title>" in html
     assert "<p>child content</p>" in html
