@@ -9,7 +9,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -97,19 +97,19 @@ def is_too_large(exception) -> bool:
     return isinstance(exception, RequestDataTooBig)
 
 
-def handler400(request, exception=None) -> HttpResponse:
+def handler400(request: HttpRequest, exception=None) -> HttpResponse:
     if is_too_large(exception):
         return json_error("request_too_large", "The request body is too large.", 413)
     return json_error("bad_request", "The request could not be understood.", 400)
 
 
-def handler403(request, exception=None) -> HttpResponse:
+def handler403(request: HttpRequest, exception=None) -> HttpResponse:
     return json_error("permission_denied", "You are not allowed to do this.", 403)
 
 
-def handler404(request, exception=None) -> HttpResponse:
+def handler404(request: HttpRequest, exception=None) -> HttpResponse:
     return json_error("not_found", "No such resource.", 404)
 
 
-def handler500(request) -> HttpResponse:
+def handler500(request: HttpRequest) -> HttpResponse:
     return json_error("internal_error", "The server could not handle this request.", 500)

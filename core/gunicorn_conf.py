@@ -36,6 +36,8 @@ else:
 
 
 def child_exit(server, worker):
-    from prometheus_client import multiprocess
+    # Not at the top: prometheus_client picks its value class when first imported, which
+    # must happen after PROMETHEUS_MULTIPROC_DIR is set above.
+    from prometheus_client import multiprocess  # noqa: PLC0415
 
     multiprocess.mark_process_dead(worker.pid)

@@ -12,6 +12,7 @@ import logging
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
@@ -99,7 +100,7 @@ def _download(config: ModelConfig, target: Path) -> str:
                 if response.is_redirect:
                     url = urljoin(url, response.headers["Location"])
                     continue
-                if response.status_code != 200:
+                if response.status_code != HTTPStatus.OK:
                     raise ArtifactError(
                         "download", f"model download failed: HTTP {response.status_code}"
                     )

@@ -110,7 +110,8 @@ def _local_artifact(config: ModelConfig) -> tuple[Path, str]:
     path = config.local_dir / artifact.ARTIFACT_NAME
     with delivery.file_lock(config.local_dir):
         if not path.exists():
-            from modelsvc.ml.training import train  # training code is not needed to serve
+            # Training code is not needed to serve, so it is imported only when used.
+            from modelsvc.ml.training import train  # noqa: PLC0415
 
             logger.info("no model at %s; training the default from %s", path, CORPUS_PATH)
             train(CORPUS_PATH, config.local_dir)

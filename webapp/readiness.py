@@ -22,7 +22,7 @@ def unapplied_migrations(alias: str = "default") -> list[str]:
 
 def pending_migrations() -> list[str]:
     """unapplied_migrations(), remembering once that there are none."""
-    global _schema_current
+    global _schema_current  # noqa: PLW0603 - once current, a process stays current
     if _schema_current:
         return []
     pending = unapplied_migrations()

@@ -20,7 +20,7 @@ class LoginThrottleBackend(AxesStandaloneBackend):
     client, management commands, a shell) is left to the next backend instead of failing.
     """
 
-    def authenticate(self, request, username=None, password=None, **kwargs):
+    def authenticate(self, request: HttpRequest | None, username=None, password=None, **kwargs):
         if request is None:
             return None
         return super().authenticate(request, username=username, password=password, **kwargs)

@@ -98,7 +98,7 @@ def _batch_size(shape: Any) -> int:
         or not all(type(dim) is int and dim >= 0 for dim in shape)
     ):
         raise ProtocolError("inputs[0].shape must be a list of non-negative integers")
-    if len(shape) == 1 or (len(shape) == 2 and shape[1] == 1):
+    if len(shape) == 1 or shape[1:] == [1]:
         return shape[0]
     raise ProtocolError(f"inputs[0].shape must be [N] or [N, 1] for {INPUT_NAME!r}, got {shape}")
 

@@ -41,7 +41,19 @@ class ReviewTextField(serializers.CharField):
     """One review, as /analyze takes it."""
 
 
-class RequestInput(serializers.Serializer):
+# The protocol's "data" key, added in get_fields(): as a class attribute it would hide
+# Serializer.data (the serialized output) on every instance. No docstring: drf-spectacular
+# would publish it as the description of every subclass.
+class DataKeySerializer(serializers.Serializer):
+
+    def data_field(self) -> serializers.Field:
+        raise NotImplementedError
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {**super().get_fields(), "data": self.data_field()}
+
+
+class RequestInput(DataKeySerializer):
     name = InputNameField()
     shape = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=settings.MAX_BATCH_REVIEWS),
@@ -51,12 +63,14 @@ class RequestInput(serializers.Serializer):
     )
     datatype = serializers.ChoiceField(choices=["BYTES"])
     parameters = Parameters(required=False, allow_null=True)
-    data = serializers.ListField(
-        child=ReviewTextField(),
-        min_length=1,
-        max_length=settings.MAX_BATCH_REVIEWS,
-        help_text="The reviews, one string each (rows of one string for shape [N, 1]).",
-    )
+
+    def data_field(self) -> serializers.Field:
+        return serializers.ListField(
+            child=ReviewTextField(),
+            min_length=1,
+            max_length=settings.MAX_BATCH_REVIEWS,
+            help_text="The reviews, one string each (rows of one string for shape [N, 1]).",
+        )
 
 
 class RequestOutput(serializers.Serializer):
@@ -78,14 +92,16 @@ class InferenceRequest(serializers.Serializer):
     )
 
 
-class ResponseOutput(serializers.Serializer):
+class ResponseOutput(DataKeySerializer):
     name = serializers.CharField()
     datatype = serializers.ChoiceField(choices=["BYTES", "FP64"])
     shape = serializers.ListField(child=serializers.IntegerField())
     parameters = serializers.DictField(required=False)
-    data = serializers.ListField(
-        child=serializers.JSONField(), help_text="Row-major, flattened tensor data."
-    )
+
+    def data_field(self) -> serializers.Field:
+        return serializers.ListField(
+            child=serializers.JSONField(), help_text="Row-major, flattened tensor data."
+        )
 
 
 class InferenceResponse(serializers.Serializer):

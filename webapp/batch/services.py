@@ -31,10 +31,14 @@ def _update(job_id: uuid.UUID, *, only_active: bool = True, **fields) -> int:
     return jobs.update(updated_at=timezone.now(), **fields)
 
 
+_MB = 1_048_576
+_KB = 1024
+
+
 def readable_size(size: int) -> str:
-    if size >= 1_048_576:
-        return f"{size / 1_048_576:.3g} MB"
-    if size >= 1024:
+    if size >= _MB:
+        return f"{size / _MB:.3g} MB"
+    if size >= _KB:
         return f"{size / 1024:.3g} KB"
     return f"{size} bytes"
 

@@ -62,7 +62,9 @@ def process_job(self, job_id: str) -> None:
         model_down = isinstance(exc, modelservice.ModelServiceUnavailable)
         # Without a broker the task runs inside a web request: fail now, never sleep there.
         if self.request.is_eager or retries >= settings.BATCH_MAX_RETRIES:
-            reason = exc.reason if model_down else "database"
+            reason = (
+                exc.reason if isinstance(exc, modelservice.ModelServiceUnavailable) else "database"
+            )
             services.finish_job(pk, JobStatus.FAILED, error=f"{GAVE_UP} ({reason})")
             return
         if model_down:

@@ -5,13 +5,20 @@ from here (the experiments app knows nothing of the guard); the models are also 
 on their own, so guards and events are visible either way.
 """
 
+from typing import TYPE_CHECKING, ClassVar
+
 from django.contrib import admin
 
 from webapp.admin import ReadOnlyAdminMixin
 from webapp.canary.models import CanaryEvent, CanaryGuard
 from webapp.experiments.admin import add_inline
 
-GUARD_FIELDSETS = (
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldOpts
+
+    Fieldsets = tuple[tuple[str | None, _FieldOpts], ...]
+
+GUARD_FIELDSETS: "Fieldsets" = (
     (
         "Thresholds for B (compared with A)",
         {
@@ -70,7 +77,7 @@ class CanaryGuardAdmin(admin.ModelAdmin):
     )
     list_filter = ("enabled", "last_outcome")
     list_select_related = ("experiment",)
-    fieldsets = ((None, {"fields": ("experiment",)}), *GUARD_FIELDSETS)
+    fieldsets: ClassVar["Fieldsets"] = ((None, {"fields": ("experiment",)}), *GUARD_FIELDSETS)
     readonly_fields = GUARD_STATE
 
 

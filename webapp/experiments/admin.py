@@ -245,7 +245,9 @@ class ExperimentAdmin(admin.ModelAdmin):
             raise Http404("No such experiment.")
         return experiment
 
-    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+    def render_change_form(  # noqa: PLR0917 - Django calls it with this signature
+        self, request, context, add=False, change=False, form_url="", obj=None
+    ):
         if obj is not None and self.has_change_permission(request, obj):
             context["operations"] = [
                 (key, operation)

@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from webapp.admin import ReadOnlyAdminMixin
 from webapp.reviews.models import FailedPrediction, Feedback, Prediction
@@ -16,10 +17,10 @@ class FeedbackFilter(admin.SimpleListFilter):
     title = "feedback"
     parameter_name = "feedback"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin):
         return [("correct", "Correct"), ("wrong", "Wrong"), ("none", "No feedback")]
 
-    def queryset(self, request, queryset: QuerySet) -> QuerySet:
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         match self.value():
             case "correct":
                 return queryset.filter(feedback__correct=True)

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -45,7 +46,7 @@ class AnalyzeView(APIView):
             ),
         ],
     )
-    def post(self, request):
+    def post(self, request: Request):
         data = s.AnalyzeRequest(data=request.data)
         data.is_valid(raise_exception=True)
         try:
@@ -77,7 +78,7 @@ class FeedbackView(APIView):
         description="409 `feedback_exists` when the prediction already has feedback; the "
         "first answer is kept.",
     )
-    def post(self, request):
+    def post(self, request: Request):
         data = s.FeedbackRequest(data=request.data)
         data.is_valid(raise_exception=True)
         try:
@@ -102,7 +103,7 @@ class FeedbackView(APIView):
 
 class VersionView(APIView):
     @extend_schema(responses={200: s.VersionResponse}, summary="App and model versions")
-    def get(self, request):
+    def get(self, request: Request):
         try:
             model_service = modelservice.version(request_id=request_id_of(request))
             error = None
@@ -122,13 +123,13 @@ class VersionView(APIView):
 
 class LiveView(APIView):
     @extend_schema(responses={200: s.HealthResponse}, summary="Liveness")
-    def get(self, request):
+    def get(self, request: Request):
         return Response({"status": "alive"})
 
 
 class ReadyView(APIView):
     @extend_schema(responses={200: s.HealthResponse, **errors(503)}, summary="Readiness")
-    def get(self, request):
+    def get(self, request: Request):
         # Only the database and its schema: without the model service the page still works
         # (degraded); with an old schema new code would fail (webapp/readiness.py).
         try:

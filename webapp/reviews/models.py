@@ -30,7 +30,7 @@ class Prediction(ServedRequest):
 
     @property
     def emoji(self) -> str:
-        return EMOJI.get(self.sentiment, "")
+        return EMOJI.get(Sentiment(self.sentiment), "")
 
     @property
     def confidence_percent(self) -> int:

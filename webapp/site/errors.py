@@ -16,6 +16,7 @@ import logging
 import sys
 from collections.abc import Callable
 from html import escape
+from http import HTTPStatus
 
 from axes.helpers import get_cool_off
 from django.conf import settings
@@ -131,6 +132,8 @@ def lockout_response(
 # --- A lost database -----------------------------------------------------------------------
 _RETRY_AFTER_SECONDS = "5"
 _OUTAGE_CODE = "database_unavailable"
+# Set in the request's WSGI environ by the signal handler, read by the middleware.
+_OUTAGE_MARK = "sentiment.database_outage"
 _OUTAGE_API_MESSAGE = "The service cannot reach its database; try again."
 _OUTAGE_TITLE = "We will be right back"
 _OUTAGE_MESSAGE = "The service cannot reach its database right now. Please try again in a moment."
@@ -172,7 +175,7 @@ def _mark_outage(sender, request=None, **kwargs) -> None:
     database so the middleware below can answer 503 instead."""
     exc = sys.exc_info()[1]
     if request is not None and is_database_outage(exc):
-        request._database_outage = True
+        request.META[_OUTAGE_MARK] = True
 
 
 got_request_exception.connect(_mark_outage, dispatch_uid="webapp.site.errors.mark_outage")
@@ -186,7 +189,9 @@ class DatabaseUnavailableMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if response.status_code == 500 and getattr(request, "_database_outage", False):
+        if response.status_code == HTTPStatus.INTERNAL_SERVER_ERROR and request.META.get(
+            _OUTAGE_MARK
+        ):
             return unavailable_response(request)
         return response
 

@@ -6,7 +6,7 @@ import json
 from argparse import ArgumentParser
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from modelsvc.ml.dataset import DatasetError
 from modelsvc.ml.training import train
@@ -18,7 +18,7 @@ class Command(BaseCommand):
         "model.joblib, metrics.json and manifest.json into --out. Prints the metrics as JSON."
     )
 
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> ArgumentParser:
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
         # Django's own --version (print Django's version) would clash with the model --version.
         return super().create_parser(prog_name, subcommand, conflict_handler="resolve", **kwargs)
 

@@ -6,6 +6,11 @@ register = template.Library()
 
 MINUS = "\u2212"
 NOTHING = "\u2014"
+# Latencies from this many milliseconds on are shown without decimals.
+WHOLE_MS_FROM = 100
+# p-values below this are shown as "< 0.001": more digits would claim a precision the
+# normal approximation does not have.
+SMALLEST_PVALUE = 0.001
 
 
 @register.filter
@@ -36,14 +41,14 @@ def points(value: float | None) -> str:
 def ms(value: float | None) -> str:
     if value is None:
         return NOTHING
-    return f"{value:,.0f} ms" if value >= 100 else f"{value:.1f} ms"
+    return f"{value:,.0f} ms" if value >= WHOLE_MS_FROM else f"{value:.1f} ms"
 
 
 @register.filter
 def pvalue(value: float | None) -> str:
     if value is None:
         return NOTHING
-    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+    return f"< {SMALLEST_PVALUE}" if value < SMALLEST_PVALUE else f"{value:.3f}"
 
 
 @register.filter
