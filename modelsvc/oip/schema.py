@@ -45,7 +45,6 @@ class ReviewTextField(serializers.CharField):
 # Serializer.data (the serialized output) on every instance. No docstring: drf-spectacular
 # would publish it as the description of every subclass.
 class DataKeySerializer(serializers.Serializer):
-
     def data_field(self) -> serializers.Field:
         raise NotImplementedError
 
