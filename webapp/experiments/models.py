@@ -92,9 +92,11 @@ class Experiment(models.Model):
         help_text="Mixed into the hash that splits visitors; a new phase draws a new one.",
     )
     phase = models.PositiveIntegerField(default=1)
+    # Database defaults too, so rows written by earlier code (and migrations) get them.
     ramp_plan = models.CharField(
         max_length=200,
         blank=True,
+        db_default="",
         validators=[validate_ramp_plan],
         help_text="Optional steps of the weight of B, in percent, such as 10, 25, 50, 100. "
         "Starting from draft sets the first step; the canary guard moves to the next one "
@@ -103,6 +105,7 @@ class Experiment(models.Model):
     ramp_healthy_checks = models.PositiveIntegerField(
         "healthy checks per step",
         default=5,
+        db_default=5,
         validators=[MinValueValidator(1)],
         help_text="Consecutive healthy checks of the canary guard before the next ramp step.",
     )

@@ -199,7 +199,8 @@ def create_experiment(experiment: Experiment, *, actor: str) -> Experiment:
             experiment,
             actor=actor,
             action=Action.CREATED,
-            note=f"weight of B {experiment.weight:g}, steers routing: {experiment.steers_routing}",
+            note=f"weight of B {experiment.weight:g}, steers routing: {experiment.steers_routing}"
+            + (f", ramp plan {experiment.ramp_plan}" if experiment.ramp_plan else ""),
         )
     return experiment
 

@@ -31,6 +31,8 @@ def change_form(experiment: Experiment, **values) -> dict:
     data = {
         "description": experiment.description,
         "weight": str(experiment.weight),
+        "ramp_plan": experiment.ramp_plan,
+        "ramp_healthy_checks": str(experiment.ramp_healthy_checks),
         "_save": "Save",
     }
     inlines = {
@@ -121,9 +123,9 @@ def test_change_page_offers_the_allowed_operations_and_shows_history(experiment,
         assert operation_url(experiment, key) in text
     assert operation_url(experiment, "start") not in text
     assert stats_url(experiment) in text
-    # The history inline: who, what, old and new value.
+    # The history inline: who, what, old and new value, as people read them.
     assert "alice" in text and "Weight changed" in text
-    assert re.search(r">\s*0\.1\s*<", text) and re.search(r">\s*0\.2\s*<", text)
+    assert re.search(r">\s*10%\s*<", text) and re.search(r">\s*20%\s*<", text)
     assert 'name="changes-0-actor"' not in text  # read-only
 
 
@@ -219,6 +221,8 @@ def test_adding_an_experiment_records_who_created_it(db, admin_client):
             "name": "checkout-v3",
             "description": "New checkout.",
             "weight": "0.3",
+            "ramp_plan": "10, 50, 100",
+            "ramp_healthy_checks": "4",
             "salt": "abc123",
             **{
                 f"{prefix}-{field}": value
@@ -236,6 +240,7 @@ def test_adding_an_experiment_records_who_created_it(db, admin_client):
     assert response.status_code == 302, response.content.decode()[:2000]
     experiment = Experiment.objects.get(name="checkout-v3")
     assert (experiment.status, experiment.weight, experiment.salt) == (Status.DRAFT, 0.3, "abc123")
+    assert (experiment.ramp_weights, experiment.ramp_healthy_checks) == ([0.1, 0.5, 1.0], 4)
     assert [row[:2] for row in history(experiment)] == [("admin", Action.CREATED)]
 
 

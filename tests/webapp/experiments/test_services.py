@@ -182,8 +182,9 @@ def test_status_changes_follow_the_lifecycle_and_write_history(db):
     # Repeating a change is harmless and writes nothing (the guard may fire twice).
     again = services.rollback_experiment(experiment, actor="canary-guard", reason="again")
     assert again.status == Status.ROLLED_BACK
-    with pytest.raises(ExperimentError, match="Cannot promote an experiment that is rolled back"):
-        services.promote_experiment(experiment, actor="alice")
+    # After a rollback B can be promoted as it is, without a new phase or the split first.
+    experiment = services.promote_experiment(experiment, actor="alice")
+    assert (experiment.status, experiment.phase) == (Status.PROMOTED, 1)
 
     history = list(
         ExperimentChange.objects.filter(experiment=experiment)
@@ -195,6 +196,7 @@ def test_status_changes_follow_the_lifecycle_and_write_history(db):
         ("bob", Action.PAUSED, "status", "running", "paused", ""),
         ("bob", Action.STARTED, "status", "paused", "running", ""),
         ("canary-guard", Action.ROLLED_BACK, "status", "running", "rolled_back", "p95 up"),
+        ("alice", Action.PROMOTED, "status", "rolled_back", "promoted", ""),
     ]
     assert all(change.created_at for change in ExperimentChange.objects.all())
 
