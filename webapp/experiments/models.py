@@ -96,6 +96,7 @@ class Experiment(models.Model):
     ramp_plan = models.CharField(
         max_length=200,
         blank=True,
+        default="",
         db_default="",
         validators=[validate_ramp_plan],
         help_text="Optional steps of the weight of B, in percent, such as 10, 25, 50, 100. "
