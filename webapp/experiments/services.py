@@ -140,7 +140,7 @@ def outcome(experiment: Experiment) -> str:
 
 
 # The notification each status change sends (pausing sends none).
-EVENT_OF_STATUS = {
+EVENT_OF_STATUS: dict[str, str] = {
     Status.RUNNING: WebhookEvent.STARTED,
     Status.ROLLED_BACK: WebhookEvent.ROLLED_BACK,
     Status.PROMOTED: WebhookEvent.PROMOTED,
