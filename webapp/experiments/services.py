@@ -215,6 +215,23 @@ ALLOWED_FROM: dict[str, set[str]] = {
 }
 
 
+def _ramp_to(current: Experiment, weight: float, *, actor: str, note: str) -> float:
+    """Set a locked experiment's weight of B to a ramp step and record it; the old weight."""
+    old = current.weight
+    current.weight = weight
+    current.save(update_fields=["weight", "updated_at"])
+    _record(
+        current,
+        actor=actor,
+        action=Action.RAMP_STEP,
+        field="weight",
+        old=old,
+        new=weight,
+        note=note,
+    )
+    return old
+
+
 def start_experiment(experiment: Experiment, *, actor: str) -> Experiment:
     """Run the experiment: new visitors are split by weight, assigned ones keep their variant.
 
@@ -223,18 +240,7 @@ def start_experiment(experiment: Experiment, *, actor: str) -> Experiment:
         current = _locked(experiment)
         plan = current.ramp_weights
         if current.status == Status.DRAFT and plan and current.weight != plan[0]:
-            old = current.weight
-            current.weight = plan[0]
-            current.save(update_fields=["weight", "updated_at"])
-            _record(
-                current,
-                actor=actor,
-                action=Action.RAMP_STEP,
-                field="weight",
-                old=old,
-                new=current.weight,
-                note="first step of the ramp plan",
-            )
+            _ramp_to(current, plan[0], actor=actor, note="first step of the ramp plan")
         return _transition(
             current,
             actor=actor,
@@ -296,18 +302,7 @@ def advance_ramp(experiment: Experiment, *, actor: str, note: str = "") -> Exper
             return promote_experiment(
                 current, actor=actor, note=f"last step of the ramp plan. {note}".strip()
             )
-        old = current.weight
-        current.weight = following
-        current.save(update_fields=["weight", "updated_at"])
-        _record(
-            current,
-            actor=actor,
-            action=Action.RAMP_STEP,
-            field="weight",
-            old=old,
-            new=following,
-            note=note,
-        )
+        old = _ramp_to(current, following, actor=actor, note=note)
         notifications.notify(
             current,
             WebhookEvent.RAMP_STEP,
