@@ -195,6 +195,7 @@ class ExperimentAdmin(admin.ModelAdmin):
                     "weight",
                     "ramp_plan",
                     "ramp_healthy_checks",
+                    "ramp_progress",
                     "steers_routing",
                     "phase",
                     "salt",
@@ -209,6 +210,7 @@ class ExperimentAdmin(admin.ModelAdmin):
     always_read_only = (
         "status",
         "statistics_link",
+        "ramp_progress",
         "phase",
         "started_at",
         "ended_at",
@@ -223,6 +225,10 @@ class ExperimentAdmin(admin.ModelAdmin):
     @admin.display(description="weight of B", ordering="weight")
     def weight_percent(self, obj: Experiment) -> str:
         return f"{obj.weight * 100:g}%"
+
+    @admin.display(description="ramp")
+    def ramp_progress(self, obj: Experiment) -> str:
+        return obj.describe_ramp() if obj.pk else "—"
 
     @admin.display(description="statistics")
     def statistics_link(self, obj: Experiment) -> str:

@@ -373,6 +373,7 @@ def test_confirmation_shows_the_weight_and_plan_in_force_and_refuses_a_stale_one
     page = admin_client.get(operation_url(experiment, "pause")).content.decode()
     assert "Running: B gets 10% of new visitors" in page
     assert "Ramp plan 10% → 25% → 100%: after 5 consecutive healthy checks" in page
+    assert "it moves B to 25%" in admin_client.get(change_url(experiment)).content.decode()
     seen = re.search(r'name="seen" value="([^"]+)"', page)[1]
 
     # The guard takes a ramp step while the operator reads the page.

@@ -2,6 +2,9 @@
 retried with backoff, Slack's shape, and no token in logs or records."""
 
 import logging
+import os
+import subprocess
+import sys
 
 import pytest
 from django.db import transaction
@@ -177,3 +180,18 @@ def test_without_a_url_nothing_is_recorded(experiment, settings):
     settings.EXPERIMENT_WEBHOOK_URL = ""
     services.rollback_experiment(experiment, actor="alice")
     assert not Delivery.objects.exists()
+
+
+def test_an_unknown_webhook_format_stops_the_app_at_start():
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "webapp.settings"}
+    env["EXPERIMENT_WEBHOOK_FORMAT"] = "xml"
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "EXPERIMENT_WEBHOOK_FORMAT must be json or slack" in result.stderr
