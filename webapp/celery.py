@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 app = Celery("webapp")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["webapp.batch", "webapp.canary"])
+app.autodiscover_tasks(["webapp.experiments"], related_name="notifications")
 
 
 @worker_init.connect

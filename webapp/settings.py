@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from core.env import env_float, env_int, env_optional_int, env_str
+from core.env import env_float, env_int, env_optional_int, env_secret, env_str
 from core.settings import *  # noqa: F403
 from core.settings import REST_FRAMEWORK, TLS_ENABLED, VAR_DIR
 
@@ -166,6 +166,18 @@ CANARY_BEAT_SECONDS = env_float("CANARY_BEAT_SECONDS", 30.0)
 BATCH_STALL_SECONDS = env_int(
     "BATCH_STALL_SECONDS", BROKER_VISIBILITY_TIMEOUT + CELERY_TASK_TIME_LIMIT
 )
+# Experiment notifications: a JSON event per start, ramp step, rollback, promotion and
+# guard breach, POSTed to this URL (or EXPERIMENT_WEBHOOK_URL_FILE; empty sends none). It
+# may carry a token, so only its scheme and host are ever logged or stored.
+EXPERIMENT_WEBHOOK_URL = env_secret("EXPERIMENT_WEBHOOK_URL").strip()
+EXPERIMENT_WEBHOOK_FORMAT = env_str("EXPERIMENT_WEBHOOK_FORMAT", "json").strip().lower()
+if EXPERIMENT_WEBHOOK_FORMAT not in ("json", "slack"):
+    raise ImproperlyConfigured("EXPERIMENT_WEBHOOK_FORMAT must be json or slack")
+EXPERIMENT_WEBHOOK_TIMEOUT = env_float("EXPERIMENT_WEBHOOK_TIMEOUT", 5.0)
+EXPERIMENT_WEBHOOK_ATTEMPTS = env_int("EXPERIMENT_WEBHOOK_ATTEMPTS", 8)
+# Retries wait about 2, 4, 8 ... seconds times this factor, at most the maximum.
+EXPERIMENT_WEBHOOK_BACKOFF_FACTOR = env_float("EXPERIMENT_WEBHOOK_BACKOFF_FACTOR", 2.0)
+EXPERIMENT_WEBHOOK_BACKOFF_MAX = env_int("EXPERIMENT_WEBHOOK_BACKOFF_MAX", 300)
 CELERY_BEAT_SCHEDULE = {
     # Each run checks the guards whose own interval has elapsed; a run that waited longer
     # than one period in the queue is dropped, the next one does the same work.

@@ -1,5 +1,6 @@
-"""The canary guard at work: check the due guards, roll back on a breach, suggest or perform
-the promotion of B after enough healthy checks.
+"""The canary guard at work: check the due guards, roll back on a breach, walk the
+experiment's ramp plan after enough healthy checks per step, and suggest or perform the
+promotion of B after enough healthy checks.
 
 A check is claimed with a conditional UPDATE of ``last_checked_at`` before it runs, so two
 schedulers (or a redelivered task) never check the same guard twice in one interval.
@@ -15,8 +16,9 @@ from django.utils import timezone
 from core import metrics
 from webapp.canary.models import CanaryEvent, CanaryGuard, EventKind, Outcome
 from webapp.canary.rules import Thresholds, Verdict, evaluate, requests_of
+from webapp.experiments import notifications
 from webapp.experiments import services as experiments
-from webapp.experiments.models import Experiment, Status
+from webapp.experiments.models import Experiment, Status, WebhookEvent, share
 from webapp.experiments.selectors import variant_stats
 
 logger = logging.getLogger(__name__)
@@ -103,12 +105,39 @@ def _roll_back(guard: CanaryGuard, verdict: Verdict, numbers: dict, stats: dict)
         current = Experiment.objects.select_for_update().get(pk=experiment.pk)
         if current.status != Status.RUNNING:
             return
+        notifications.notify(
+            current,
+            WebhookEvent.BREACH,
+            actor=ACTOR,
+            old={"status": current.status, "weight": current.weight},
+            new={"status": Status.ROLLED_BACK, "weight": current.weight},
+            text=f"Canary guard breach in {current}: {'; '.join(verdict.breaches)}.",
+            note=reason,
+            numbers=numbers,
+        )
         experiments.rollback_experiment(current, actor=ACTOR, reason=reason)
         CanaryEvent.objects.create(
             experiment=current, kind=EventKind.ROLLBACK, message=reason, numbers=numbers
         )
     metrics.CANARY_ROLLBACKS.labels(experiment.name).inc()
     logger.warning("experiment %s rolled back: %s", experiment.name, reason)
+
+
+def _ramp_step(guard: CanaryGuard, streak: int, stats: dict) -> bool:
+    """Take the next step of the experiment's ramp plan once the step has had its healthy
+    checks; whether a step was taken (the streak then counts for the new step)."""
+    experiment = guard.experiment
+    following = experiment.next_ramp_weight
+    if following is None or streak < experiment.ramp_healthy_checks:
+        return False
+    note = (
+        f"{streak} consecutive healthy checks at {share(experiment.weight)} "
+        f"(last {guard.window_minutes} min: {_sample(stats)})."
+    )
+    experiments.advance_ramp(experiment, actor=ACTOR, note=note)
+    CanaryGuard.objects.filter(pk=guard.pk).update(healthy_streak=0)
+    logger.info("canary guard of %s: ramp step to %s", experiment.name, share(following))
+    return True
 
 
 def _healthy(guard: CanaryGuard, numbers: dict, stats: dict) -> None:
@@ -118,6 +147,8 @@ def _healthy(guard: CanaryGuard, numbers: dict, stats: dict) -> None:
         CanaryGuard.objects.filter(pk=guard.pk).update(
             last_outcome=Outcome.HEALTHY, healthy_streak=streak
         )
+        if _ramp_step(guard, streak, stats):
+            return
         if streak < guard.healthy_checks_before_promotion:
             return
         summary = (

@@ -16,14 +16,21 @@ from django.utils.html import format_html
 
 from webapp.admin import ReadOnlyAdminMixin
 from webapp.experiments import charts, selectors, services
-from webapp.experiments.models import Assignment, Experiment, ExperimentChange, Status
+from webapp.experiments.models import (
+    Assignment,
+    Delivery,
+    Experiment,
+    ExperimentChange,
+    Status,
+    share,
+)
 
 
 @dataclass(frozen=True)
 class Operation:
     label: str
+    done: str  # how the message after it starts: "Rolled back frontend-v2: ..."
     target: str | None  # the status it leads to; None for a new phase (any status)
-    explanation: str
     run: Callable[[Experiment, str, str], Experiment]  # (experiment, actor, reason)
     asks_reason: bool = False
 
@@ -31,39 +38,81 @@ class Operation:
 OPERATIONS = {
     "start": Operation(
         "Start",
+        "Started",
         Status.RUNNING,
-        "New visitors are split by the weight of B from the next request on. Visitors "
-        "already assigned in this phase get their variant back.",
         lambda exp, actor, reason: services.start_experiment(exp, actor=actor),
     ),
     "pause": Operation(
         "Pause",
+        "Paused",
         Status.PAUSED,
-        "Everyone is served A from the next request on and nothing is recorded for the "
-        "experiment. Assignments are kept: starting again gives every visitor their variant "
-        "back.",
         lambda exp, actor, reason: services.pause_experiment(exp, actor=actor),
     ),
     "rollback": Operation(
         "Roll back",
+        "Rolled back",
         Status.ROLLED_BACK,
-        "Everyone gets A from the next request on, including visitors assigned B (their "
-        "cookie is rewritten to A). Statistics stop at this moment.",
         lambda exp, actor, reason: services.rollback_experiment(exp, actor=actor, reason=reason),
         asks_reason=True,
     ),
     "promote": Operation(
         "Promote",
+        "Promoted",
         Status.PROMOTED,
-        "Everyone gets B from the next request on. Statistics stop at this moment.",
-        lambda exp, actor, reason: services.promote_experiment(exp, actor=actor),
+        lambda exp, actor, reason: services.promote_experiment(exp, actor=actor, note=reason),
+        asks_reason=True,
     ),
     "new_phase": Operation(
         "New phase",
+        "Started a new phase of",
         None,
-        "A new salt re-draws every visitor on their next request, with the current weight of "
-        "B. Statistics restart from this moment; earlier assignments stay for the record.",
         lambda exp, actor, reason: services.start_new_phase(exp, actor=actor),
+    ),
+}
+
+
+def _start_explanation(experiment: Experiment) -> str:
+    plan = experiment.ramp_weights
+    weight = plan[0] if experiment.status == Status.DRAFT and plan else experiment.weight
+    text = f"New visitors are split from the next request on: B gets {share(weight)} of them."
+    if experiment.status == Status.DRAFT:
+        return text
+    return (
+        f"{text} Visitors already assigned in phase {experiment.phase} get their variant "
+        "back, so visitors moved to A by a rollback or to B by a promotion return to it."
+    )
+
+
+def _promote_explanation(experiment: Experiment) -> str:
+    text = (
+        "Everyone gets B from the next request on, including visitors assigned A (their "
+        "cookie is rewritten to B). Statistics stop at this moment."
+    )
+    if experiment.status == Status.ROLLED_BACK:
+        return (
+            f"{text} The experiment goes straight from rolled back to promoted: the split "
+            "is not restarted, so no visitor is sent back to the split first."
+        )
+    return text
+
+
+EXPLANATIONS: dict[str, Callable[[Experiment], str]] = {
+    "start": _start_explanation,
+    "pause": lambda exp: (
+        "Everyone is served A from the next request on and nothing is recorded for the "
+        "experiment. Assignments are kept: starting again gives every visitor their variant "
+        "back."
+    ),
+    "rollback": lambda exp: (
+        "Everyone gets A from the next request on, including visitors assigned B (their "
+        "cookie is rewritten to A). Statistics stop at this moment; B can still be "
+        "promoted later without restarting the split."
+    ),
+    "promote": _promote_explanation,
+    "new_phase": lambda exp: (
+        f"A new salt re-draws every visitor on their next request: phase {exp.phase + 1}, "
+        f"B gets {share(exp.weight)} of them. Statistics restart from this moment; earlier "
+        "assignments stay for the record."
     ),
 }
 
@@ -74,17 +123,33 @@ def operation_allowed(operation: Operation, experiment: Experiment) -> bool:
     return experiment.status in services.ALLOWED_FROM[operation.target]
 
 
+def state_of(experiment: Experiment) -> str:
+    """What a confirmation page showed of the experiment, to notice changes before acting."""
+    return f"{experiment.status}:{experiment.phase}:{experiment.weight!r}:{experiment.ramp_plan}"
+
+
 def actor_of(request: HttpRequest) -> str:
     return request.user.get_username()
 
 
 class ExperimentChangeInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """The experiment's history: the one record of who changed what (the admin's own
+    "History" link leads here too)."""
+
     model = ExperimentChange
-    verbose_name_plural = "history"
-    fields = ("created_at", "actor", "action", "field", "old_value", "new_value", "note")
+    verbose_name_plural = "History"
+    fields = ("created_at", "actor", "action", "field", "from_value", "to_value", "note")
     readonly_fields = fields
     extra = 0
     show_change_link = False
+
+    @admin.display(description="from")
+    def from_value(self, obj: ExperimentChange) -> str:
+        return obj.old_display
+
+    @admin.display(description="to")
+    def to_value(self, obj: ExperimentChange) -> str:
+        return obj.new_display
 
 
 # Sections other apps put on the experiment's page, above and below its history. They add
@@ -123,7 +188,20 @@ class ExperimentAdmin(admin.ModelAdmin):
     )
     fieldsets = (
         (None, {"fields": ("name", "description", "status", "statistics_link")}),
-        ("Traffic", {"fields": ("weight", "steers_routing", "phase", "salt")}),
+        (
+            "Traffic",
+            {
+                "fields": (
+                    "weight",
+                    "ramp_plan",
+                    "ramp_healthy_checks",
+                    "ramp_progress",
+                    "steers_routing",
+                    "phase",
+                    "salt",
+                )
+            },
+        ),
         (
             "Times",
             {"fields": ("started_at", "ended_at", "phase_started_at", "created_at", "updated_at")},
@@ -132,6 +210,7 @@ class ExperimentAdmin(admin.ModelAdmin):
     always_read_only = (
         "status",
         "statistics_link",
+        "ramp_progress",
         "phase",
         "started_at",
         "ended_at",
@@ -146,6 +225,10 @@ class ExperimentAdmin(admin.ModelAdmin):
     @admin.display(description="weight of B", ordering="weight")
     def weight_percent(self, obj: Experiment) -> str:
         return f"{obj.weight * 100:g}%"
+
+    @admin.display(description="ramp")
+    def ramp_progress(self, obj: Experiment) -> str:
+        return obj.describe_ramp() if obj.pk else "—"
 
     @admin.display(description="statistics")
     def statistics_link(self, obj: Experiment) -> str:
@@ -189,12 +272,22 @@ class ExperimentAdmin(admin.ModelAdmin):
 
     def _run(self, request: HttpRequest, experiment: Experiment, key: str, reason: str) -> bool:
         operation = OPERATIONS[key]
+        before = Experiment.objects.get(pk=experiment.pk)
         try:
-            operation.run(experiment, actor_of(request), reason)
+            after = operation.run(before, actor_of(request), reason)
         except services.ExperimentError as exc:
-            self.message_user(request, f"{experiment}: {exc}", messages.ERROR)
+            self.message_user(
+                request, f"Could not {operation.label.lower()} {experiment}: {exc}", messages.ERROR
+            )
             return False
-        self.message_user(request, f"{experiment}: {operation.label.lower()} done.")
+        if operation.target is not None and before.status == after.status:
+            self.message_user(
+                request,
+                f"Nothing changed: {experiment} is already {after.get_status_display().lower()}.",
+                messages.WARNING,
+            )
+            return False
+        self.message_user(request, f"{operation.done} {experiment}: {services.outcome(after)}.")
         return True
 
     def _run_selected(self, request: HttpRequest, queryset, key: str) -> None:
@@ -263,22 +356,41 @@ class ExperimentAdmin(admin.ModelAdmin):
         operation = OPERATIONS.get(key)
         if operation is None:
             raise Http404("No such operation.")
+        changed_meanwhile = False
         if request.method == "POST":
-            reason = request.POST.get("reason", "").strip()[:1000]
-            self._run(request, experiment, key, reason)
-            change_url = reverse("admin:experiments_experiment_change", args=[experiment.pk])
-            return HttpResponseRedirect(change_url)
+            # The page showed a state; if the guard or someone else changed it since, show
+            # the new one instead of acting on what the operator did not see.
+            changed_meanwhile = request.POST.get("seen", state_of(experiment)) != state_of(
+                experiment
+            )
+            if not changed_meanwhile:
+                reason = request.POST.get("reason", "").strip()[:1000]
+                self._run(request, experiment, key, reason)
+                change_url = reverse("admin:experiments_experiment_change", args=[experiment.pk])
+                return HttpResponseRedirect(change_url)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "original": experiment,
             "operation": operation,
+            "explanation": EXPLANATIONS[key](experiment),
+            "exposure": experiment.exposure(),
+            "ramp": experiment.describe_ramp(),
+            "seen": state_of(experiment),
+            "changed_meanwhile": changed_meanwhile,
             "allowed": operation_allowed(operation, experiment),
             "title": f"{operation.label}: {experiment}",
         }
         return TemplateResponse(
             request, "admin/experiments/experiment/operation_confirm.html", context
         )
+
+    def history_view(self, request: HttpRequest, object_id: str, extra_context=None):
+        # One history: the experiment's own, on its page (it records the guard's changes
+        # and the reasons, which the admin's log does not).
+        experiment = self._experiment_or_404(request, object_id)
+        change_url = reverse("admin:experiments_experiment_change", args=[experiment.pk])
+        return HttpResponseRedirect(f"{change_url}#changes-group")
 
     def stats_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         experiment = self._experiment_or_404(request, object_id)
@@ -315,3 +427,32 @@ class AssignmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("visitor_id",)
     list_select_related = ("experiment",)
     show_full_result_count = False  # counting millions of rows on every page is slow
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "created_at",
+        "experiment",
+        "event",
+        "status",
+        "attempts",
+        "response_code",
+        "target",
+    )
+    list_filter = ("status", "event")
+    search_fields = ("experiment",)
+    date_hierarchy = "created_at"
+    readonly_fields = (
+        "experiment",
+        "event",
+        "status",
+        "attempts",
+        "response_code",
+        "last_error",
+        "target",
+        "payload",
+        "created_at",
+        "updated_at",
+        "delivered_at",
+    )

@@ -5,8 +5,11 @@ Variant A is the stable app (v1), variant B the canary (v2). The mesh routes on 
 ``x-user-experiment`` cookie or header, so exactly one experiment may steer it.
 """
 
+import itertools
+import re
 import secrets
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -14,6 +17,32 @@ from django.db.models import Q
 
 def new_salt() -> str:
     return secrets.token_hex(16)
+
+
+def parse_ramp_plan(text: str) -> list[float]:
+    """The weights of B of a ramp plan written as percentages ("10, 25, 50, 100" or
+    "10 → 25 → 50 → 100"), as fractions; raises ValidationError when it is not one."""
+    parts = [part for part in re.split(r"[\s,;>→%-]+", text) if part]
+    try:
+        weights = [float(part) / 100 for part in parts]
+    except ValueError:
+        raise ValidationError(
+            "Write the ramp plan as percentages of new visitors, such as 10, 25, 50, 100."
+        ) from None
+    if any(not 0 < weight <= 1 for weight in weights):
+        raise ValidationError("Each step of the ramp plan must be above 0% and at most 100%.")
+    if any(later <= earlier for earlier, later in itertools.pairwise(weights)):
+        raise ValidationError("Each step of the ramp plan must give B more than the one before.")
+    return weights
+
+
+def validate_ramp_plan(text: str) -> None:
+    parse_ramp_plan(text)
+
+
+def share(weight: float) -> str:
+    """A weight of B as a percentage: 0.25 → "25%"."""
+    return f"{weight * 100:g}%"
 
 
 class Status(models.TextChoices):
@@ -63,6 +92,24 @@ class Experiment(models.Model):
         help_text="Mixed into the hash that splits visitors; a new phase draws a new one.",
     )
     phase = models.PositiveIntegerField(default=1)
+    # Database defaults too, so rows written by earlier code (and migrations) get them.
+    ramp_plan = models.CharField(
+        max_length=200,
+        blank=True,
+        default="",
+        db_default="",
+        validators=[validate_ramp_plan],
+        help_text="Optional steps of the weight of B, in percent, such as 10, 25, 50, 100. "
+        "Starting from draft sets the first step; the canary guard moves to the next one "
+        "after the healthy checks below and rolls back on a breach; 100 promotes B.",
+    )
+    ramp_healthy_checks = models.PositiveIntegerField(
+        "healthy checks per step",
+        default=5,
+        db_default=5,
+        validators=[MinValueValidator(1)],
+        help_text="Consecutive healthy checks of the canary guard before the next ramp step.",
+    )
     steers_routing = models.BooleanField(
         default=False,
         help_text="This experiment sets the x-user-experiment cookie the mesh routes on. "
@@ -92,6 +139,53 @@ class Experiment(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def ramp_weights(self) -> list[float]:
+        """The ramp plan's weights of B; empty without a plan."""
+        return parse_ramp_plan(self.ramp_plan) if self.ramp_plan.strip() else []
+
+    @property
+    def next_ramp_weight(self) -> float | None:
+        """The step after the weight in force; None when there is no plan or it is done."""
+        return next((w for w in self.ramp_weights if w > self.weight + 1e-9), None)
+
+    def describe_ramp(self) -> str:
+        """The plan in words, with where the experiment stands on it."""
+        weights = self.ramp_weights
+        if not weights:
+            return "No ramp plan: the weight of B changes only when someone changes it."
+        steps = " → ".join(share(w) for w in weights)
+        following = self.next_ramp_weight
+        if following is None:
+            return f"Ramp plan {steps}: every step is done."
+        checks = self.ramp_healthy_checks
+        then = "promotes B" if following >= 1.0 else f"moves B to {share(following)}"
+        return (
+            f"Ramp plan {steps}: after {checks} consecutive healthy checks of the canary "
+            f"guard it {then}; a breach rolls back to A."
+        )
+
+    def exposure(self) -> str:
+        """What visitors see now, in words (the weight only counts while it runs)."""
+        if self.status == Status.ROLLED_BACK:
+            return "Rolled back: every visitor sees A."
+        if self.status == Status.PROMOTED:
+            return "Promoted: every visitor sees B."
+        if self.status == Status.PAUSED:
+            return (
+                "Paused: every visitor sees A. When started again, B gets "
+                f"{share(self.weight)} of new visitors."
+            )
+        if self.status == Status.DRAFT:
+            return (
+                "Draft: nobody takes part yet. When started, B gets "
+                f"{share(self.weight)} of new visitors."
+            )
+        return (
+            f"Running: B gets {share(self.weight)} of new visitors; assigned visitors keep "
+            "their variant."
+        )
 
 
 class Assignment(models.Model):
@@ -132,6 +226,7 @@ class Action(models.TextChoices):
     ROLLED_BACK = "rolled_back", "Rolled back"
     PROMOTED = "promoted", "Promoted"
     NEW_PHASE = "new_phase", "New phase"
+    RAMP_STEP = "ramp_step", "Ramp step"
 
 
 class ExperimentChange(models.Model):
@@ -152,6 +247,69 @@ class ExperimentChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor}: {self.get_action_display()} {self.field}".strip()
+
+    @property
+    def old_display(self) -> str:
+        return self._display(self.old_value)
+
+    @property
+    def new_display(self) -> str:
+        return self._display(self.new_value)
+
+    def _display(self, raw: str) -> str:
+        """A recorded value as people read it: status labels, weights in percent."""
+        if self.field == "status" and raw in Status.values:
+            return Status(raw).label
+        if self.field == "weight" and raw:
+            try:
+                return share(float(raw))
+            except ValueError:
+                return raw
+        if raw in ("True", "False"):
+            return "yes" if raw == "True" else "no"
+        return raw
+
+
+class WebhookEvent(models.TextChoices):
+    STARTED = "started", "Started"
+    RAMP_STEP = "ramp_step", "Ramp step"
+    ROLLED_BACK = "rolled_back", "Rolled back"
+    PROMOTED = "promoted", "Promoted"
+    BREACH = "breach", "Guard breach"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to be sent"
+    RETRYING = "retrying", "Failed, will retry"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed, gave up"
+
+
+class Delivery(models.Model):
+    """One webhook notification and how sending it went."""
+
+    experiment = models.CharField(max_length=64, db_index=True)  # by name, like predictions
+    event = models.CharField(max_length=16, choices=WebhookEvent.choices)
+    payload = models.JSONField()
+    # Scheme and host only: the full URL may carry a token.
+    target = models.CharField(max_length=200)
+    status = models.CharField(
+        max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    response_code = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "webhook delivery"
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.get_event_display()} of {self.experiment}: {self.get_status_display()}"
 
 
 class ServedRequest(models.Model):

@@ -1,8 +1,9 @@
 """Writes: assigning visitors to variants and every change to an experiment.
 
 Each change to an experiment writes an ``ExperimentChange`` row (who, what, when, old → new)
-in the same transaction as the change itself. Nothing here is cached: a rollback saved by
-the admin is what the very next request reads.
+in the same transaction as the change itself; starts, ramp steps, rollbacks and promotions
+also queue a webhook notification, sent once that transaction commits. Nothing here is
+cached: a rollback saved by the admin is what the very next request reads.
 """
 
 import hashlib
@@ -13,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.metrics import EXPERIMENT_ASSIGNMENTS
+from webapp.experiments import notifications
 from webapp.experiments.arm import ExperimentArm
 from webapp.experiments.models import (
     Action,
@@ -22,7 +24,9 @@ from webapp.experiments.models import (
     Source,
     Status,
     Variant,
+    WebhookEvent,
     new_salt,
+    share,
 )
 
 VARIANTS = frozenset(Variant.values)
@@ -122,6 +126,27 @@ def _locked(experiment: Experiment) -> Experiment:
     return Experiment.objects.select_for_update().get(pk=experiment.pk)
 
 
+def outcome(experiment: Experiment) -> str:
+    """What visitors get after a change, as the end of a sentence."""
+    if experiment.status == Status.ROLLED_BACK:
+        return "every visitor now sees A"
+    if experiment.status == Status.PROMOTED:
+        return "every visitor now sees B"
+    if experiment.status == Status.PAUSED:
+        return "every visitor sees A until it is started again"
+    if experiment.status == Status.RUNNING:
+        return f"B gets {share(experiment.weight)} of new visitors"
+    return "nobody takes part yet"
+
+
+# The notification each status change sends (pausing sends none).
+EVENT_OF_STATUS: dict[str, str] = {
+    Status.RUNNING: WebhookEvent.STARTED,
+    Status.ROLLED_BACK: WebhookEvent.ROLLED_BACK,
+    Status.PROMOTED: WebhookEvent.PROMOTED,
+}
+
+
 def _transition(
     experiment: Experiment,
     *,
@@ -151,6 +176,16 @@ def _transition(
             current.ended_at = now
         current.save()
         _record(current, actor=actor, action=action, field="status", old=old, new=to, note=note)
+        if to in EVENT_OF_STATUS:
+            notifications.notify(
+                current,
+                EVENT_OF_STATUS[to],
+                actor=actor,
+                old={"status": old, "weight": current.weight},
+                new={"status": to, "weight": current.weight},
+                text=f"{Action(action).label} {current}: {outcome(current)}.",
+                note=note,
+            )
         return current
 
 
@@ -164,7 +199,8 @@ def create_experiment(experiment: Experiment, *, actor: str) -> Experiment:
             experiment,
             actor=actor,
             action=Action.CREATED,
-            note=f"weight of B {experiment.weight:g}, steers routing: {experiment.steers_routing}",
+            note=f"weight of B {experiment.weight:g}, steers routing: {experiment.steers_routing}"
+            + (f", ramp plan {experiment.ramp_plan}" if experiment.ramp_plan else ""),
         )
     return experiment
 
@@ -174,20 +210,45 @@ ALLOWED_FROM: dict[str, set[str]] = {
     Status.RUNNING: {Status.DRAFT, Status.PAUSED, Status.ROLLED_BACK, Status.PROMOTED},
     Status.PAUSED: {Status.RUNNING},
     Status.ROLLED_BACK: {Status.RUNNING, Status.PAUSED, Status.PROMOTED},
-    Status.PROMOTED: {Status.RUNNING, Status.PAUSED},
+    # After a rollback B can be promoted as it is: no new phase, no return to the split.
+    Status.PROMOTED: {Status.RUNNING, Status.PAUSED, Status.ROLLED_BACK},
 }
 
 
-def start_experiment(experiment: Experiment, *, actor: str) -> Experiment:
-    """Run the experiment: new visitors are split by weight, assigned ones keep their variant."""
-    return _transition(
-        experiment,
+def _ramp_to(current: Experiment, weight: float, *, actor: str, note: str) -> float:
+    """Set a locked experiment's weight of B to a ramp step and record it; the old weight."""
+    old = current.weight
+    current.weight = weight
+    current.save(update_fields=["weight", "updated_at"])
+    _record(
+        current,
         actor=actor,
-        to=Status.RUNNING,
-        allowed_from=ALLOWED_FROM[Status.RUNNING],
-        action=Action.STARTED,
-        verb="start",
+        action=Action.RAMP_STEP,
+        field="weight",
+        old=old,
+        new=weight,
+        note=note,
     )
+    return old
+
+
+def start_experiment(experiment: Experiment, *, actor: str) -> Experiment:
+    """Run the experiment: new visitors are split by weight, assigned ones keep their variant.
+
+    Started from draft with a ramp plan, the weight of B becomes the plan's first step."""
+    with transaction.atomic():
+        current = _locked(experiment)
+        plan = current.ramp_weights
+        if current.status == Status.DRAFT and plan and current.weight != plan[0]:
+            _ramp_to(current, plan[0], actor=actor, note="first step of the ramp plan")
+        return _transition(
+            current,
+            actor=actor,
+            to=Status.RUNNING,
+            allowed_from=ALLOWED_FROM[Status.RUNNING],
+            action=Action.STARTED,
+            verb="start",
+        )
 
 
 def pause_experiment(experiment: Experiment, *, actor: str) -> Experiment:
@@ -215,8 +276,8 @@ def rollback_experiment(experiment: Experiment, *, actor: str, reason: str = "")
     )
 
 
-def promote_experiment(experiment: Experiment, *, actor: str) -> Experiment:
-    """Everyone gets B from the next request on."""
+def promote_experiment(experiment: Experiment, *, actor: str, note: str = "") -> Experiment:
+    """Everyone gets B from the next request on, from running, paused or rolled back."""
     return _transition(
         experiment,
         actor=actor,
@@ -224,7 +285,35 @@ def promote_experiment(experiment: Experiment, *, actor: str) -> Experiment:
         allowed_from=ALLOWED_FROM[Status.PROMOTED],
         action=Action.PROMOTED,
         verb="promote",
+        note=note,
     )
+
+
+def advance_ramp(experiment: Experiment, *, actor: str, note: str = "") -> Experiment:
+    """Move a running experiment to the next step of its ramp plan: a larger weight of B for
+    new visitors (assigned visitors keep their variant), or, at 100%, the promotion of B.
+    Nothing happens when it is not running or the plan is done."""
+    with transaction.atomic():
+        current = _locked(experiment)
+        following = current.next_ramp_weight
+        if current.status != Status.RUNNING or following is None:
+            return current
+        if following >= 1.0:
+            return promote_experiment(
+                current, actor=actor, note=f"last step of the ramp plan. {note}".strip()
+            )
+        old = _ramp_to(current, following, actor=actor, note=note)
+        notifications.notify(
+            current,
+            WebhookEvent.RAMP_STEP,
+            actor=actor,
+            old={"status": current.status, "weight": old},
+            new={"status": current.status, "weight": following},
+            text=f"Ramp step {current}: B goes from {share(old)} to {share(following)} of new "
+            "visitors.",
+            note=note,
+        )
+        return current
 
 
 def start_new_phase(experiment: Experiment, *, actor: str) -> Experiment:
@@ -265,7 +354,7 @@ def set_weight(experiment: Experiment, weight: float, *, actor: str) -> Experime
         return current
 
 
-EDITABLE_FIELDS = ("description", "steers_routing")
+EDITABLE_FIELDS = ("description", "steers_routing", "ramp_plan", "ramp_healthy_checks")
 
 
 def update_experiment(experiment: Experiment, *, actor: str, **changes: Any) -> Experiment:

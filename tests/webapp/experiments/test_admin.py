@@ -31,6 +31,8 @@ def change_form(experiment: Experiment, **values) -> dict:
     data = {
         "description": experiment.description,
         "weight": str(experiment.weight),
+        "ramp_plan": experiment.ramp_plan,
+        "ramp_healthy_checks": str(experiment.ramp_healthy_checks),
         "_save": "Save",
     }
     inlines = {
@@ -121,9 +123,9 @@ def test_change_page_offers_the_allowed_operations_and_shows_history(experiment,
         assert operation_url(experiment, key) in text
     assert operation_url(experiment, "start") not in text
     assert stats_url(experiment) in text
-    # The history inline: who, what, old and new value.
+    # The history inline: who, what, old and new value, as people read them.
     assert "alice" in text and "Weight changed" in text
-    assert re.search(r">\s*0\.1\s*<", text) and re.search(r">\s*0\.2\s*<", text)
+    assert re.search(r">\s*10%\s*<", text) and re.search(r">\s*20%\s*<", text)
     assert 'name="changes-0-actor"' not in text  # read-only
 
 
@@ -219,6 +221,8 @@ def test_adding_an_experiment_records_who_created_it(db, admin_client):
             "name": "checkout-v3",
             "description": "New checkout.",
             "weight": "0.3",
+            "ramp_plan": "10, 50, 100",
+            "ramp_healthy_checks": "4",
             "salt": "abc123",
             **{
                 f"{prefix}-{field}": value
@@ -236,6 +240,7 @@ def test_adding_an_experiment_records_who_created_it(db, admin_client):
     assert response.status_code == 302, response.content.decode()[:2000]
     experiment = Experiment.objects.get(name="checkout-v3")
     assert (experiment.status, experiment.weight, experiment.salt) == (Status.DRAFT, 0.3, "abc123")
+    assert (experiment.ramp_weights, experiment.ramp_healthy_checks) == ([0.1, 0.5, 1.0], 4)
     assert [row[:2] for row in history(experiment)] == [("admin", Action.CREATED)]
 
 
@@ -317,3 +322,99 @@ def test_assignments_are_listed_read_only_and_filterable(experiment, admin_clien
     admin_client.post(change, {"variant": "A"})
     row.refresh_from_db()
     assert row.variant == "B"
+
+
+def messages_of(response) -> list[str]:
+    return [str(message) for message in response.context["messages"]]
+
+
+def test_messages_say_what_changed_in_sentence_case(experiment, admin_client):
+    response = admin_client.post(
+        operation_url(experiment, "rollback"), {"reason": "slow"}, follow=True
+    )
+    assert messages_of(response) == ["Rolled back exp-test: every visitor now sees A."]
+    response = admin_client.post(operation_url(experiment, "rollback"), follow=True)
+    assert messages_of(response) == ["Nothing changed: exp-test is already rolled back."]
+    response = admin_client.post(
+        reverse(CHANGELIST),
+        {"action": "start_selected", "_selected_action": [experiment.pk]},
+        follow=True,
+    )
+    assert messages_of(response) == ["Started exp-test: B gets 10% of new visitors."]
+
+
+def test_promotion_from_rolled_back_says_the_split_is_not_restarted(experiment, admin_client):
+    services.rollback_experiment(experiment, actor="alice")
+    page = admin_client.get(operation_url(experiment, "promote")).content.decode()
+    assert "Rolled back: every visitor sees A." in page
+    assert "B gets 10% of new visitors" not in page  # not in force while rolled back
+    assert "straight from rolled back to promoted: the split is not restarted" in page
+    response = admin_client.post(
+        operation_url(experiment, "promote"),
+        {"seen": re.search(r'name="seen" value="([^"]+)"', page)[1]},
+        follow=True,
+    )
+    assert messages_of(response) == ["Promoted exp-test: every visitor now sees B."]
+    experiment.refresh_from_db()
+    assert (experiment.status, experiment.phase) == (Status.PROMOTED, 1)
+    assert history(experiment)[-1][:5] == (
+        "admin",
+        Action.PROMOTED,
+        "status",
+        "rolled_back",
+        "promoted",
+    )
+
+
+def test_confirmation_shows_the_weight_and_plan_in_force_and_refuses_a_stale_one(
+    experiment, admin_client
+):
+    services.update_experiment(experiment, actor="alice", ramp_plan="10, 25, 100")
+    page = admin_client.get(operation_url(experiment, "pause")).content.decode()
+    assert "Running: B gets 10% of new visitors" in page
+    assert "Ramp plan 10% → 25% → 100%: after 5 consecutive healthy checks" in page
+    assert "it moves B to 25%" in admin_client.get(change_url(experiment)).content.decode()
+    seen = re.search(r'name="seen" value="([^"]+)"', page)[1]
+
+    # The guard takes a ramp step while the operator reads the page.
+    services.advance_ramp(experiment, actor="canary-guard")
+    response = admin_client.post(operation_url(experiment, "pause"), {"seen": seen})
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "The experiment changed since the page was shown, so nothing was done" in text
+    assert "Running: B gets 25% of new visitors" in text
+    experiment.refresh_from_db()
+    assert experiment.status == Status.RUNNING
+
+    fresh = re.search(r'name="seen" value="([^"]+)"', text)[1]
+    admin_client.post(operation_url(experiment, "pause"), {"seen": fresh})
+    experiment.refresh_from_db()
+    assert experiment.status == Status.PAUSED
+
+
+def test_one_history_with_labels_not_codes(experiment, admin_client):
+    services.rollback_experiment(experiment, actor="alice", reason="slow")
+    page = admin_client.get(change_url(experiment)).content.decode()
+    assert re.search(r"<h2[^>]*>\s*History\s*</h2>", page)
+    assert ">Rolled back<" in page.replace("\n", "").replace("  ", "")
+    assert "rolled_back" not in re.sub(r'(class|id|name|href)="[^"]*"', "", page)
+    # The admin's own history link leads to the same record.
+    history_page = admin_client.get(
+        reverse("admin:experiments_experiment_history", args=[experiment.pk])
+    )
+    assert history_page["Location"] == change_url(experiment) + "#changes-group"
+
+
+def test_webhook_deliveries_are_listed_read_only(
+    experiment, admin_client, webhook, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.rollback_experiment(experiment, actor="alice")
+    listing = admin_client.get(reverse("admin:experiments_delivery_changelist"))
+    assert listing.status_code == 200
+    text = listing.content.decode()
+    assert '<td class="field-event">Rolled back</td>' in text
+    assert '<td class="field-status">Delivered</td>' in text
+    assert f'<td class="field-target">{webhook.url}</td>' in text
+    assert "s3cret-token" not in text
+    assert admin_client.get(reverse("admin:experiments_delivery_add")).status_code == 403

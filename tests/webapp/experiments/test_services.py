@@ -182,8 +182,9 @@ def test_status_changes_follow_the_lifecycle_and_write_history(db):
     # Repeating a change is harmless and writes nothing (the guard may fire twice).
     again = services.rollback_experiment(experiment, actor="canary-guard", reason="again")
     assert again.status == Status.ROLLED_BACK
-    with pytest.raises(ExperimentError, match="Cannot promote an experiment that is rolled back"):
-        services.promote_experiment(experiment, actor="alice")
+    # After a rollback B can be promoted as it is, without a new phase or the split first.
+    experiment = services.promote_experiment(experiment, actor="alice")
+    assert (experiment.status, experiment.phase) == (Status.PROMOTED, 1)
 
     history = list(
         ExperimentChange.objects.filter(experiment=experiment)
@@ -195,6 +196,7 @@ def test_status_changes_follow_the_lifecycle_and_write_history(db):
         ("bob", Action.PAUSED, "status", "running", "paused", ""),
         ("bob", Action.STARTED, "status", "paused", "running", ""),
         ("canary-guard", Action.ROLLED_BACK, "status", "running", "rolled_back", "p95 up"),
+        ("alice", Action.PROMOTED, "status", "rolled_back", "promoted", ""),
     ]
     assert all(change.created_at for change in ExperimentChange.objects.all())
 
@@ -291,3 +293,61 @@ def test_concurrent_first_requests_of_one_visitor_store_one_assignment():
     assert sum(seen.created for _, seen in results) == 1
     for requested, seen in results:
         assert seen.variant == (requested or row.variant)
+
+
+def test_a_ramp_step_keeps_assigned_visitors_and_records_each_new_visitors_weight(db):
+    experiment = make_experiment(status=Status.DRAFT, ramp_plan="10, 40, 100")
+    experiment = services.start_experiment(experiment, actor="alice")
+    assert experiment.weight == 0.1  # the plan's first step, as it was: no step recorded
+    early_b = visitor_between(experiment, 0.0, 0.1, prefix="early-b")
+    early_a = visitor_between(experiment, 0.2, 0.4, prefix="early-a")
+    assert services.assign(early_b, experiment=experiment).variant == "B"
+    assert services.assign(early_a, experiment=experiment).variant == "A"
+
+    experiment = services.advance_ramp(experiment, actor="canary-guard", note="healthy")
+    assert experiment.weight == 0.4
+    # Assigned visitors keep their arm; a new visitor in the same hash range now gets B.
+    assert services.assign(early_a, experiment=experiment).variant == "A"
+    assert services.assign(early_b, experiment=experiment).variant == "B"
+    late = visitor_between(experiment, 0.2, 0.4, prefix="late")
+    assert services.assign(late, experiment=experiment).variant == "B"
+    recorded = dict(Assignment.objects.values_list("visitor_id", "weight"))
+    assert recorded == {early_b: 0.1, early_a: 0.1, late: 0.4}
+    # The split check's expected number of B is the sum of the weights in force.
+    assert sum(recorded.values()) == pytest.approx(0.6)
+
+    experiment = services.advance_ramp(experiment, actor="canary-guard")
+    assert experiment.status == Status.PROMOTED
+    # A finished (or stopped) ramp does nothing more.
+    assert services.advance_ramp(experiment, actor="canary-guard").status == Status.PROMOTED
+    assert list(experiment.changes.order_by("id").values_list("action", flat=True)) == [
+        Action.STARTED,
+        Action.RAMP_STEP,
+        Action.PROMOTED,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("plan", "message"),
+    [
+        ("10, ten, 100", "as percentages"),
+        ("0, 50", "above 0%"),
+        ("10, 120", "at most 100%"),
+        ("50, 25, 100", "more than the one before"),
+    ],
+)
+def test_a_ramp_plan_must_be_rising_percentages(db, plan, message):
+    experiment = make_experiment(ramp_plan=plan)
+    with pytest.raises(ValidationError, match=message):
+        experiment.full_clean()
+
+
+def test_a_ramp_plan_reads_as_steps():
+    experiment = Experiment(ramp_plan="10 → 25 → 50 → 100", weight=0.25, ramp_healthy_checks=3)
+    assert experiment.ramp_weights == [0.1, 0.25, 0.5, 1.0]
+    assert experiment.next_ramp_weight == 0.5
+    assert experiment.describe_ramp() == (
+        "Ramp plan 10% → 25% → 50% → 100%: after 3 consecutive healthy checks of the canary "
+        "guard it moves B to 50%; a breach rolls back to A."
+    )
+    assert Experiment(weight=0.1).describe_ramp().startswith("No ramp plan")
