@@ -54,6 +54,21 @@ def collected_static() -> Path:
     return _static_root
 
 
+def manage(
+    env: dict[str, str], *args: str, timeout: float = 120.0
+) -> subprocess.CompletedProcess[str]:
+    """``manage.py args`` in the repository with exactly ``env``, its output captured."""
+    return subprocess.run(
+        [str(VENV_BIN / "python"), "manage.py", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,  # callers read the return code and the output
+    )
+
+
 def wait_for(
     url: str,
     timeout: float = 60.0,

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 
 from devtools.data import A1, A2, CORPUS, SHARED_DATA
-from devtools.servers import REPO, VENV_BIN, Server, free_port, start_server, wait_for
+from devtools.servers import REPO, VENV_BIN, Server, free_port, manage, start_server, wait_for
 
 __all__ = [
     "A1",
@@ -23,6 +23,7 @@ __all__ = [
     "JsonServer",
     "Server",
     "free_port",
+    "manage",
     "server_database_url",
     "start_server",
     "wait_for",
