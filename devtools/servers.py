@@ -54,6 +54,21 @@ def collected_static() -> Path:
     return _static_root
 
 
+def manage(
+    env: dict[str, str], *args: str, timeout: float = 120.0
+) -> subprocess.CompletedProcess[str]:
+    """``manage.py args`` in the repository with exactly ``env``, its output captured."""
+    return subprocess.run(
+        [str(VENV_BIN / "python"), "manage.py", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,  # callers read the return code and the output
+    )
+
+
 def wait_for(
     url: str,
     timeout: float = 60.0,
@@ -77,6 +92,22 @@ def wait_for(
     raise TimeoutError(f"{url} did not answer {status} within {timeout}s (last: {last})")
 
 
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+    """SIGTERM, then SIGKILL if ``proc`` has not exited within ``timeout`` seconds."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def read_log(path: Path) -> str:
+    """A process's log so far; empty before it wrote one."""
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
 @dataclass
 class Server:
     service: str
@@ -95,16 +126,10 @@ class Server:
         return self.proc.pid
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
     def logs(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
+        return read_log(self.log)
 
 
 def start_server(

@@ -1,7 +1,6 @@
 from django.urls import include, path
-from django_prometheus.exports import ExportToDjangoView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from core.urls import OPERATIONAL_URLS
 from modelsvc.api import views
 
 urlpatterns = [
@@ -10,9 +9,7 @@ urlpatterns = [
     path("version", views.VersionView.as_view(), name="version"),
     path("health/live", views.LiveView.as_view(), name="live"),
     path("health/ready", views.ReadyView.as_view(), name="ready"),
-    path("metrics", ExportToDjangoView, name="metrics"),
-    path("api/schema", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    *OPERATIONAL_URLS,
     path("", include("modelsvc.oip.urls")),
 ]
 

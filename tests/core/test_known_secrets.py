@@ -18,7 +18,7 @@ import yaml
 
 from core.known_secrets import is_known_secret
 from tests.security.test_secrets import repository_files
-from tests.support.servers import REPO, VENV_BIN, start_server
+from tests.support.servers import REPO, manage, start_server
 
 # Keys of a Secret that name someone rather than prove who they are.
 NOT_SECRET_KEYS = {"username", "user", "email"}
@@ -143,17 +143,6 @@ def supply(env: dict[str, str], setting: str, value: str, via: str, tmp_path: Pa
     secret.write_text(value + "\n")
     env.pop(setting, None)
     env[f"{setting}_FILE"] = str(secret)
-
-
-def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(VENV_BIN / "python"), "manage.py", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def assert_refused(result: subprocess.CompletedProcess, setting: str, value: str) -> None:

@@ -23,7 +23,6 @@ import math
 import re
 import ssl
 import subprocess
-import threading
 import time
 
 import pytest
@@ -32,6 +31,7 @@ import yaml
 
 from tests.deploy.conftest import running_envoy
 from tests.deploy.manifests import free_port, one
+from tests.support.servers import JsonServer
 
 HOST = "sentiment.local"
 MONITORING_HOSTS = ("prometheus.sentiment.local", "grafana.sentiment.local")
@@ -42,40 +42,16 @@ OUTSIDER, INSIDER = "127.0.0.2", "127.0.0.1"  # for the listener with narrowed r
 pytestmark = pytest.mark.slow
 
 
-class _Upstream(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, version: str):
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.version = version
-        self.hits = 0
-        self.lock = threading.Lock()
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        with self.server.lock:
-            self.server.hits += 1
-        body = json.dumps({"version": self.server.version}).encode()
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
 def upstreams():
-    servers = {version: _Upstream(version) for version in ("v1", "v2", "monitoring")}
-    for server in servers.values():
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+    """One upstream per subset (and the monitoring hosts), each answering who it is."""
+    servers = {
+        version: JsonServer(lambda _request, version=version: {"version": version})
+        for version in ("v1", "v2", "monitoring")
+    }
     yield servers
     for server in servers.values():
-        server.shutdown()
-        server.server_close()
+        server.stop()
 
 
 def with_https_server(docs: list[dict]) -> list[dict]:
@@ -117,7 +93,7 @@ def gateway_docs(docs) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def envoy_config(gateway_docs, meshgen, upstreams, tls_certificate, tmp_path_factory):
-    addresses = {v: ("127.0.0.1", s.server_address[1]) for v, s in upstreams.items()}
+    addresses = {v: ("127.0.0.1", s.port) for v, s in upstreams.items()}
     names, clusters = meshgen.subset_clusters(gateway_docs, addresses)
     monitoring = {
         one(gateway_docs, "VirtualService", vs)["spec"]["http"][0]["route"][0]["destination"][

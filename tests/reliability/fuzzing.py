@@ -7,6 +7,7 @@ serves exactly that document, and every generated request goes to the real serve
 
 import json
 
+import requests
 import schemathesis
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, settings
@@ -32,6 +33,19 @@ def assert_same_api(served: dict, generated: dict) -> None:
     """The operations and their data shapes match (titles may differ per service)."""
     assert served["paths"] == generated["paths"]
     assert served["components"] == generated["components"]
+
+
+def assert_serves_the_fuzzed_schema(base_url: str, urlconf: str) -> None:
+    """The server at ``base_url`` serves the document the fuzzing was generated from."""
+    served = requests.get(base_url + "/api/schema?format=json", timeout=10)
+    assert served.status_code == 200
+    assert_same_api(served.json(), openapi_document(urlconf))
+
+
+def call_and_validate(case, base_url: str, *checks) -> None:
+    """Send one generated request to the real server; the answer must be as documented,
+    errors in the documented shape, and pass the service's own ``checks``."""
+    case.call_and_validate(base_url=base_url, additional_checks=[error_shape, *checks], timeout=30)
 
 
 def load_schema(urlconf: str, parameters: dict | None = None, operations: list | None = None):

@@ -4,7 +4,6 @@ a private Redis, and access to the test database from outside the test transacti
 import json
 import os
 import select
-import signal
 import socket
 import subprocess
 import threading
@@ -16,6 +15,7 @@ import pytest
 import requests
 from django.conf import settings
 
+from devtools.servers import read_log, stop_process
 from tests.support.artifacts import write_tiny_artifact
 from tests.support.servers import (
     REPO,
@@ -277,13 +277,8 @@ class RedisServer:
             return sock.recv(16).startswith(b"+PONG")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc, timeout=10)
         self.proc = None
 
 
@@ -330,13 +325,7 @@ class CeleryProcess:
             )
 
     def logs(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
+        return read_log(self.log)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, timeout=20)

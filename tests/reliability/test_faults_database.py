@@ -66,12 +66,28 @@ def test_a_postgres_outage_is_answered_cleanly_and_healed_without_restart(model,
             proxy.close()
 
 
+def csrf_token(page: requests.Response) -> str:
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+
+
+def analyze(url: str, review: str) -> requests.Response:
+    return requests.post(url + "/api/analyze", json={"review": review}, timeout=10)
+
+
+def give_feedback(url: str, prediction_id: str, correct: bool) -> requests.Response:
+    return requests.post(
+        url + "/api/feedback",
+        json={"prediction_id": prediction_id, "correct": correct},
+        timeout=10,
+    )
+
+
 def admin_sign_in(url: str) -> requests.Response:
     """The sign-in form needs no database; signing in does."""
     session = requests.Session()
     form = session.get(url + "/admin/login/", timeout=10)
     assert form.status_code == 200
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text).group(1)
+    token = csrf_token(form)
     return session.post(
         url + "/admin/login/",
         data={"username": "staff", "password": "whatever", "csrfmiddlewaretoken": token},
@@ -82,26 +98,18 @@ def admin_sign_in(url: str) -> requests.Response:
 
 def run_outage(webapp, proxy: FaultProxy, db_url: str) -> None:
     url = webapp.url
-    before = requests.post(url + "/api/analyze", json={"review": "Before the cut"}, timeout=10)
+    before = analyze(url, "Before the cut")
     assert before.status_code == 200
     session = requests.Session()
     page = session.get(url + "/", timeout=10)
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    token = csrf_token(page)
 
     proxy.cut()
     assert_database_unavailable(requests.get(url + "/health/ready", timeout=10))
     assert requests.get(url + "/health/live", timeout=10).status_code == 200
     for _ in range(3):  # every worker, fresh and broken connections alike
-        assert_database_unavailable(
-            requests.post(url + "/api/analyze", json={"review": "During the cut"}, timeout=10)
-        )
-    assert_database_unavailable(
-        requests.post(
-            url + "/api/feedback",
-            timeout=10,
-            json={"prediction_id": before.json()["prediction_id"], "correct": True},
-        )
-    )
+        assert_database_unavailable(analyze(url, "During the cut"))
+    assert_database_unavailable(give_feedback(url, before.json()["prediction_id"], True))
     assert_friendly_page(
         session.post(
             url + "/",
@@ -122,23 +130,11 @@ def run_outage(webapp, proxy: FaultProxy, db_url: str) -> None:
         what="ready again",
     )
     after = wait_until(
-        lambda: (
-            (
-                r := requests.post(
-                    url + "/api/analyze", json={"review": "After the cut"}, timeout=10
-                )
-            ).status_code
-            == 200
-            and r
-        ),
+        lambda: (r := analyze(url, "After the cut")).status_code == 200 and r,
         30,
         what="predictions stored again",
     )
-    feedback = requests.post(
-        url + "/api/feedback",
-        timeout=10,
-        json={"prediction_id": after.json()["prediction_id"], "correct": True},
-    )
+    feedback = give_feedback(url, after.json()["prediction_id"], True)
     assert feedback.status_code == 201
 
     with psycopg.connect(db_url) as conn:
@@ -160,15 +156,9 @@ def test_an_unreachable_database_never_yields_a_500(model, tmp_path):
     try:
         url = webapp.url
         assert_database_unavailable(requests.get(url + "/health/ready", timeout=10))
+        assert_database_unavailable(analyze(url, "No database"))
         assert_database_unavailable(
-            requests.post(url + "/api/analyze", json={"review": "No database"}, timeout=10)
-        )
-        assert_database_unavailable(
-            requests.post(
-                url + "/api/feedback",
-                timeout=10,
-                json={"prediction_id": "6f1c1f43-3f0c-4d7e-9a39-3f1d1c9c9e11", "correct": False},
-            )
+            give_feedback(url, "6f1c1f43-3f0c-4d7e-9a39-3f1d1c9c9e11", False)
         )
         assert_database_unavailable(
             requests.get(url + "/api/batch/6f1c1f43-3f0c-4d7e-9a39-3f1d1c9c9e11", timeout=10)

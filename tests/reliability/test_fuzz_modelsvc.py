@@ -5,16 +5,14 @@ import json
 import re
 
 import pytest
-import requests
 from schemathesis import GenerationMode
 
 from tests.reliability.conftest import MODEL_VERSION
 from tests.reliability.fuzzing import (
     FUZZ_SETTINGS,
-    assert_same_api,
-    error_shape,
+    assert_serves_the_fuzzed_schema,
+    call_and_validate,
     load_schema,
-    openapi_document,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.urls("modelsvc.urls")]
@@ -52,16 +50,10 @@ def infer_refusals_are_shape_mismatches(ctx, response, case) -> None:
 
 
 def test_served_schema_is_the_fuzzed_one(tiny_modelsvc):
-    served = requests.get(tiny_modelsvc.url + "/api/schema?format=json", timeout=10)
-    assert served.status_code == 200
-    assert_same_api(served.json(), openapi_document("modelsvc.urls"))
+    assert_serves_the_fuzzed_schema(tiny_modelsvc.url, "modelsvc.urls")
 
 
 @schema.parametrize()
 @FUZZ_SETTINGS
 def test_api_answers_as_documented(case, tiny_modelsvc):
-    case.call_and_validate(
-        base_url=tiny_modelsvc.url,
-        additional_checks=[error_shape, infer_refusals_are_shape_mismatches],
-        timeout=30,
-    )
+    call_and_validate(case, tiny_modelsvc.url, infer_refusals_are_shape_mismatches)

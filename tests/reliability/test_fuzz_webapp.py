@@ -11,10 +11,9 @@ from schemathesis import GenerationMode
 
 from tests.reliability.fuzzing import (
     FUZZ_SETTINGS,
-    assert_same_api,
-    error_shape,
+    assert_serves_the_fuzzed_schema,
+    call_and_validate,
     load_schema,
-    openapi_document,
 )
 from tests.reliability.harness import start_webapp
 
@@ -90,17 +89,11 @@ def _is_uuid(value) -> bool:
 
 
 def test_served_schema_is_the_fuzzed_one(webapp):
-    served = requests.get(webapp.url + "/api/schema?format=json", timeout=10)
-    assert served.status_code == 200
-    assert_same_api(served.json(), openapi_document("webapp.urls"))
+    assert_serves_the_fuzzed_schema(webapp.url, "webapp.urls")
 
 
 @schema.parametrize()
 @FUZZ_SETTINGS
 def test_api_answers_as_documented(case, webapp, known_ids):
     point_at_known_objects(case, known_ids)
-    case.call_and_validate(
-        base_url=webapp.url,
-        additional_checks=[error_shape, upload_refusals_are_about_content],
-        timeout=30,
-    )
+    call_and_validate(case, webapp.url, upload_refusals_are_about_content)

@@ -4,13 +4,12 @@ which sets X-Forwarded-Proto)."""
 
 import re
 import secrets
-import subprocess
 
 import pytest
 import requests
 
 from tests.reliability.harness import start_webapp, wait_until
-from tests.support.servers import REPO, VENV_BIN, free_port
+from tests.support.servers import free_port, manage
 
 pytestmark = pytest.mark.slow
 
@@ -38,14 +37,7 @@ def test_the_deployment_checklist_passes(service, tmp_path):
         "VAR_DIR": str(tmp_path),
     }
     env.pop("TLS_ENABLED", None)
-    result = subprocess.run(
-        [str(VENV_BIN / "python"), "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = manage(env, "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
 

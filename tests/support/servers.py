@@ -1,11 +1,17 @@
 """Real servers for tests: gunicorn subprocesses on loopback, started and stopped by fixtures.
 
 The process helpers and the data sets' paths live in ``devtools`` (shared with ``bench/``);
-this module adds what only tests need: the test database as a URL.
+this module adds what only tests need: the test database as a URL, and a small JSON server
+to stand upstream of a proxy under test.
 """
 
+import http.server
+import json
+import threading
+from collections.abc import Callable
+
 from devtools.data import A1, A2, CORPUS, SHARED_DATA
-from devtools.servers import REPO, VENV_BIN, Server, free_port, start_server, wait_for
+from devtools.servers import REPO, VENV_BIN, Server, free_port, manage, start_server, wait_for
 
 __all__ = [
     "A1",
@@ -14,8 +20,10 @@ __all__ = [
     "REPO",
     "SHARED_DATA",
     "VENV_BIN",
+    "JsonServer",
     "Server",
     "free_port",
+    "manage",
     "server_database_url",
     "start_server",
     "wait_for",
@@ -31,3 +39,42 @@ def server_database_url() -> str:
         return f"sqlite:///{db['NAME']}"
     auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
     return f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+class JsonServer(http.server.ThreadingHTTPServer):
+    """A loopback HTTP server, in a thread of its own, answering every GET with the JSON
+    that ``answer`` makes of the request; ``hits`` counts the requests it answered."""
+
+    daemon_threads = True
+
+    def __init__(self, answer: Callable[[http.server.BaseHTTPRequestHandler], object]):
+        super().__init__(("127.0.0.1", 0), _JsonHandler)
+        self.answer = answer
+        self.hits = 0
+        self.lock = threading.Lock()
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def port(self) -> int:
+        return self.server_address[1]
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _JsonHandler(http.server.BaseHTTPRequestHandler):
+    server: JsonServer
+
+    def do_GET(self):
+        with self.server.lock:
+            self.server.hits += 1
+        body = json.dumps(self.server.answer(self)).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass

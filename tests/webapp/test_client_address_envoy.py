@@ -10,12 +10,11 @@ import http.client
 import http.server
 import json
 import subprocess
-import threading
 
 import pytest
 import yaml
 
-from tests.support.servers import VENV_BIN, free_port, wait_for
+from tests.support.servers import VENV_BIN, JsonServer, free_port, wait_for
 from webapp.client_address import forwarded_client
 
 pytestmark = pytest.mark.slow
@@ -30,27 +29,12 @@ ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
 TOPOLOGIES = {0: [], 1: ["127.0.0.21"], 2: ["127.0.0.31", "127.0.0.32"]}
 
 
-class _Echo(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-
-class _EchoHandler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = json.dumps(
-            {
-                "xff": self.headers.get("x-forwarded-for", ""),
-                "trusted": self.headers.get("x-trusted-client", ""),
-                "peer": self.client_address[0],
-            }
-        ).encode()
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+def _echo(request) -> dict:
+    return {
+        "xff": request.headers.get("x-forwarded-for", ""),
+        "trusted": request.headers.get("x-trusted-client", ""),
+        "peer": request.client_address[0],
+    }
 
 
 def _cluster(name: str, port: int, source: str) -> dict:
@@ -118,12 +102,11 @@ def _listener(name: str, port: int, cluster: str, trusted_hops: int, gateway: bo
 @pytest.fixture(scope="module")
 def chains(tmp_path_factory):
     """For each N, the port where the client enters: the outermost proxy, or the gateway."""
-    echo = _Echo(("127.0.0.1", 0), _EchoHandler)
-    threading.Thread(target=echo.serve_forever, daemon=True).start()
+    echo = JsonServer(_echo)
     listeners, clusters, entry = [], [], {}
     for count, proxies in TOPOLOGIES.items():
         gateway_port = free_port()
-        clusters.append(_cluster(f"app-{count}", echo.server_address[1], "127.0.0.6"))
+        clusters.append(_cluster(f"app-{count}", echo.port, "127.0.0.6"))
         listeners.append(_listener(f"gateway-{count}", gateway_port, f"app-{count}", count, True))
         next_port = gateway_port
         # Built from the gateway outwards: each proxy forwards to the next hop from its address.
@@ -154,8 +137,7 @@ def chains(tmp_path_factory):
     finally:
         proc.terminate()
         proc.wait(timeout=15)
-        echo.shutdown()
-        echo.server_close()
+        echo.stop()
 
 
 def through_envoy(port: int, forged: str | None) -> dict:

@@ -1,16 +1,31 @@
 """Read-only admin views of what users sent and said: records, not things to edit."""
 
+from operator import attrgetter
+
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
 from webapp.admin import ReadOnlyAdminMixin
 from webapp.reviews.models import FailedPrediction, Feedback, Prediction
 
+EXCERPT_CHARS = 80
+
 
 class RecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """A record of what a user sent: searched by its review, and listed with an excerpt."""
+
     date_hierarchy = "created_at"
     list_per_page = 50
+    review_lookup = "review"  # where the record's review text is, as a query lookup
+
+    def get_search_fields(self, request: HttpRequest) -> list[str]:
+        return [self.review_lookup]
+
+    @admin.display(description="review")
+    def review_excerpt(self, obj: Model) -> str:
+        text: str = attrgetter(self.review_lookup.replace("__", "."))(obj)
+        return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1] + "…"
 
 
 class FeedbackFilter(admin.SimpleListFilter):
@@ -29,10 +44,6 @@ class FeedbackFilter(admin.SimpleListFilter):
             case "none":
                 return queryset.filter(feedback__isnull=True)
         return queryset
-
-
-def _short(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @admin.register(Prediction)
@@ -59,11 +70,6 @@ class PredictionAdmin(RecordAdmin):
         "variant",
     ]
     list_select_related = ["feedback"]
-    search_fields = ["review"]
-
-    @admin.display(description="review")
-    def review_excerpt(self, obj: Prediction) -> str:
-        return _short(obj.review)
 
     @admin.display(description="feedback")
     def feedback_given(self, obj: Prediction) -> str | None:
@@ -85,11 +91,7 @@ class FeedbackAdmin(RecordAdmin):
         "prediction__variant",
     ]
     list_select_related = ["prediction"]
-    search_fields = ["prediction__review"]
-
-    @admin.display(description="review")
-    def review_excerpt(self, obj: Feedback) -> str:
-        return _short(obj.prediction.review)
+    review_lookup = "prediction__review"
 
     @admin.display(description="predicted", ordering="prediction__sentiment")
     def predicted(self, obj: Feedback) -> str:
@@ -113,8 +115,3 @@ class FailedPredictionAdmin(RecordAdmin):
         "variant",
     ]
     list_filter = ["reason", "app_version", "app_variant", "experiment", "variant"]
-    search_fields = ["review"]
-
-    @admin.display(description="review")
-    def review_excerpt(self, obj: FailedPrediction) -> str:
-        return _short(obj.review)

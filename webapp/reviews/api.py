@@ -15,7 +15,7 @@ from webapp.experiments.arm import recorded_arm
 from webapp.readiness import pending_migrations
 from webapp.reviews import serializers as s
 from webapp.reviews import services
-from webapp.reviews.context import request_id_of
+from webapp.reviews.context import analyze_review_for, request_id_of
 from webapp.reviews.models import Prediction
 
 MODEL_UNAVAILABLE = "The sentiment model is not available right now. Please try again shortly."
@@ -50,11 +50,7 @@ class AnalyzeView(APIView):
         data = s.AnalyzeRequest(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            prediction = services.analyze_review(
-                data.validated_data["review"],
-                arm=recorded_arm(request),
-                request_id=request_id_of(request),
-            )
+            prediction = analyze_review_for(request, data.validated_data["review"])
         except modelservice.ModelServiceError:
             raise ApiError("model_unavailable", MODEL_UNAVAILABLE, 503) from None
         return Response(

@@ -9,9 +9,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from webapp import modelservice
-from webapp.experiments.arm import recorded_arm
 from webapp.reviews import selectors, services
-from webapp.reviews.context import request_id_of
+from webapp.reviews.context import analyze_review_for
 from webapp.reviews.forms import FeedbackForm, ReviewForm
 from webapp.reviews.models import Prediction
 
@@ -37,11 +36,7 @@ def index(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _page(request, form, status=400)
     try:
-        prediction = services.analyze_review(
-            form.cleaned_data["review"],
-            arm=recorded_arm(request),
-            request_id=request_id_of(request),
-        )
+        prediction = analyze_review_for(request, form.cleaned_data["review"])
     except modelservice.ModelServiceError:
         # The form keeps the text, so the user can simply try again.
         return _page(request, form, status=503, model_unavailable=True)

@@ -47,43 +47,34 @@ def test_loads_unlabelled_reviews(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("data", "message"),
+    ("labelled", "data", "message"),
     [
-        (b"", "empty file"),
-        (b"\xef\xbb\xbf", "empty file"),
-        (b"Text\tLabel\nGood\t1\n", "line 1: missing header"),
-        (b"Good\t1\nBad\t0\n", "line 1: missing header"),
-        (b"Review\tLiked\n", "line 1: header only"),
-        (b"Review\tLiked\nGood\t1\nBad\n", "line 3: expected 2 tab-separated field(s)"),
-        (b"Review\tLiked\nGood\t1\nBad\t0\t1\n", "line 3: expected 2 tab-separated field(s)"),
-        (b"Review\tLiked\nGood\t1\n\nBad\t0\n", "line 3: expected 2"),  # blank line
-        (b"Review\tLiked\nGood\tyes\n", "line 2: label must be 0 or 1, found 'yes'"),
-        (b"Review\tLiked\nGood\t1\nBad\t2\n", "line 3: label must be 0 or 1, found '2'"),
-        (b"Review\tLiked\nGood\t1\nBad\t\n", "line 3: label must be 0 or 1, found ''"),
-        (b"Review\tLiked\nGood\t1\n  \t0\n", "line 3: empty review"),
-        (b"Review\tLiked\nGood\t1\nBad \xff food\t0\n", "line 3: not valid UTF-8"),
-        (b"Review\tLiked\nGood\t1\nOK\t1\nBad \xc3\t0", "line 4: not valid UTF-8"),
+        (True, b"", "empty file"),
+        (True, b"\xef\xbb\xbf", "empty file"),
+        (True, b"Text\tLabel\nGood\t1\n", "line 1: missing header"),
+        (True, b"Good\t1\nBad\t0\n", "line 1: missing header"),
+        (True, b"Review\tLiked\n", "line 1: header only"),
+        (True, b"Review\tLiked\nGood\t1\nBad\n", "line 3: expected 2 tab-separated field(s)"),
+        (True, b"Review\tLiked\nGood\t1\nBad\t0\t1\n", "line 3: expected 2 tab-separated field(s)"),
+        # A blank line among the rows:
+        (True, b"Review\tLiked\nGood\t1\n\nBad\t0\n", "line 3: expected 2"),
+        (True, b"Review\tLiked\nGood\tyes\n", "line 2: label must be 0 or 1, found 'yes'"),
+        (True, b"Review\tLiked\nGood\t1\nBad\t2\n", "line 3: label must be 0 or 1, found '2'"),
+        (True, b"Review\tLiked\nGood\t1\nBad\t\n", "line 3: label must be 0 or 1, found ''"),
+        (True, b"Review\tLiked\nGood\t1\n  \t0\n", "line 3: empty review"),
+        (True, b"Review\tLiked\nGood\t1\nBad \xff food\t0\n", "line 3: not valid UTF-8"),
+        (True, b"Review\tLiked\nGood\t1\nOK\t1\nBad \xc3\t0", "line 4: not valid UTF-8"),
+        (False, b"", "empty file"),
+        (False, b"Review\tLiked\nGood\t1\n", "line 1: missing header"),
+        (False, b"Review\nGood\nBad\tfood\n", "line 3: expected 1 tab-separated field(s)"),
+        (False, b"Review\nGood\n   \n", "line 3: empty review"),
+        (False, b"Review\n\xfe\n", "line 2: not valid UTF-8"),
     ],
 )
-def test_malformed_labelled_file_names_line_and_problem(tmp_path, data, message):
+def test_malformed_file_names_line_and_problem(tmp_path, labelled, data, message):
+    load = load_labelled_tsv if labelled else load_unlabelled_tsv
     with pytest.raises(DatasetError) as error:
-        load_labelled_tsv(_write(tmp_path, data))
-    assert message in str(error.value)
-
-
-@pytest.mark.parametrize(
-    ("data", "message"),
-    [
-        (b"", "empty file"),
-        (b"Review\tLiked\nGood\t1\n", "line 1: missing header"),
-        (b"Review\nGood\nBad\tfood\n", "line 3: expected 1 tab-separated field(s)"),
-        (b"Review\nGood\n   \n", "line 3: empty review"),
-        (b"Review\n\xfe\n", "line 2: not valid UTF-8"),
-    ],
-)
-def test_malformed_unlabelled_file_names_line_and_problem(tmp_path, data, message):
-    with pytest.raises(DatasetError) as error:
-        load_unlabelled_tsv(_write(tmp_path, data))
+        load(_write(tmp_path, data))
     assert message in str(error.value)
 
 

@@ -10,47 +10,44 @@ from modelsvc.ml.preprocess import normalize_review
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ("The Food Was GREAT", "the food was great"),
-        ("  loved \t it\n\nreally  ", "loved it really"),
-        ("\uff27\uff4f\uff4f\uff44 \ufb01sh", "good fish"),  # fullwidth letters, "fi" ligature
-        ("Caf\u0065\u0301 was nice", "caf\u00e9 was nice"),  # combining accent composed
+        pytest.param("The Food Was GREAT", "the food was great", id="lowercased"),
+        pytest.param("  loved \t it\n\nreally  ", "loved it really", id="whitespace-folded"),
+        pytest.param("\uff27\uff4f\uff4f\uff44 \ufb01sh", "good fish", id="fullwidth-and-ligature"),
+        pytest.param(
+            "Caf\u0065\u0301 was nice", "caf\u00e9 was nice", id="combining-accent-composed"
+        ),
+        # Contractions are expanded so that negations share one spelling.
+        pytest.param("It wasn't good", "it was not good", id="wasnt"),
+        pytest.param("It wasn\u2019t good", "it was not good", id="typographic-apostrophe"),
+        pytest.param("I didnt like it", "i did not like it", id="apostrophe-left-out"),
+        pytest.param("We won't return", "we will not return", id="wont"),
+        pytest.param("I can't recommend it", "i can not recommend it", id="cant"),
+        pytest.param("I cannot recommend it", "i can not recommend it", id="cannot"),
+        pytest.param(
+            "Don't go, it ain't worth it", "do not go, it is not worth it", id="dont-aint"
+        ),
+        pytest.param(
+            "They're friendly and I've been twice",
+            "they are friendly and i have been twice",
+            id="re-ve",
+        ),
+        pytest.param(
+            "Elegant restaurant, decent events",
+            "elegant restaurant, decent events",
+            id="words-merely-ending-in-nt-left-alone",
+        ),
+        pytest.param(
+            "good\x00food\u200bhere\x07!", "good food here !", id="control-and-format-to-spaces"
+        ),
+        pytest.param(
+            "Amazing \U0001f60d\U0001f355 \u5f88\u597d\u5403",
+            "amazing \U0001f60d\U0001f355 \u5f88\u597d\u5403",
+            id="emoji-and-non-latin-survive",
+        ),
     ],
 )
-def test_lowercases_folds_unicode_and_whitespace(raw, expected):
+def test_lowercases_folds_unicode_and_whitespace_and_expands_contractions(raw, expected):
     assert normalize_review(raw) == expected
-
-
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        ("It wasn't good", "it was not good"),
-        ("It wasn\u2019t good", "it was not good"),  # typographic apostrophe
-        ("I didnt like it", "i did not like it"),  # apostrophe left out
-        ("We won't return", "we will not return"),
-        ("I can't recommend it", "i can not recommend it"),
-        ("I cannot recommend it", "i can not recommend it"),
-        ("Don't go, it ain't worth it", "do not go, it is not worth it"),
-        ("They're friendly and I've been twice", "they are friendly and i have been twice"),
-    ],
-)
-def test_expands_contractions_so_negations_share_one_spelling(raw, expected):
-    assert normalize_review(raw) == expected
-
-
-def test_words_that_merely_end_in_nt_are_left_alone():
-    assert normalize_review("Elegant restaurant, decent events") == (
-        "elegant restaurant, decent events"
-    )
-
-
-def test_control_and_format_characters_become_spaces():
-    assert normalize_review("good\x00food\u200bhere\x07!") == "good food here !"
-
-
-def test_emoji_and_non_latin_text_survive():
-    assert normalize_review("Amazing \U0001f60d\U0001f355 \u5f88\u597d\u5403") == (
-        "amazing \U0001f60d\U0001f355 \u5f88\u597d\u5403"
-    )
 
 
 def test_lone_surrogates_are_dropped_so_output_encodes_as_utf8():

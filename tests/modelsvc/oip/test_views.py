@@ -10,6 +10,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
+from bench import payloads
 from modelsvc import serving
 from modelsvc.oip import protocol
 
@@ -61,20 +62,9 @@ def assert_oip_error(response, status: int) -> str:
 
 
 def test_mlserver_request_shape_returns_the_in_process_probabilities(client, loaded_model):
-    """The request MLServer documents for its scikit-learn runtime works here unchanged."""
-    request = {
-        "inputs": [
-            {
-                "name": "text",
-                "shape": [len(REVIEWS)],
-                "datatype": "BYTES",
-                "parameters": {"content_type": "str"},
-                "data": REVIEWS,
-            }
-        ],
-        "outputs": [{"name": "predict_proba"}],
-    }
-    response = post(client, request)
+    """The request MLServer documents for its scikit-learn runtime (the benchmark's, sent to
+    both servers) works here unchanged."""
+    response = post(client, payloads.oip_request(REVIEWS))
     assert response.status_code == 200, response.content
     # A sized body: gunicorn need not frame it in chunks.
     assert response["Content-Length"] == str(len(response.content))
