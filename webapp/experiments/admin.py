@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.contrib import admin, messages
 from django.contrib.admin.options import InlineModelAdmin
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -165,6 +166,17 @@ def add_inline(inline: type[InlineModelAdmin], *, above_history: bool = False) -
         section.append(inline)
 
 
+def _bulk_action(key: str, description: str) -> Callable[..., None]:
+    """An admin list action running the operation ``key`` on every selected experiment."""
+
+    @admin.action(description=description, permissions=["change"])
+    def action(model_admin: "ExperimentAdmin", request: HttpRequest, queryset: QuerySet) -> None:
+        model_admin.run_selected(request, queryset, key)
+
+    action.__name__ = f"{key}_selected"
+    return action
+
+
 @admin.register(Experiment)
 class ExperimentAdmin(admin.ModelAdmin):
     change_form_template = "admin/experiments/experiment/change_form.html"
@@ -219,7 +231,7 @@ class ExperimentAdmin(admin.ModelAdmin):
         "updated_at",
     )
 
-    def get_inlines(self, request, obj):
+    def get_inlines(self, request: HttpRequest, obj):
         return (*_INLINES_ABOVE_HISTORY, ExperimentChangeInline, *_INLINES_BELOW_HISTORY)
 
     @admin.display(description="weight of B", ordering="weight")
@@ -237,24 +249,24 @@ class ExperimentAdmin(admin.ModelAdmin):
         url = reverse("admin:experiments_experiment_stats", args=[obj.pk])
         return format_html('<a href="{}">Statistics</a>', url)
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
         # The name labels recorded predictions and the salt fixes the split: both only
         # change deliberately (a new experiment, a new phase).
         if obj is None:
             return self.always_read_only
         return (*self.always_read_only, "name", "salt")
 
-    def get_actions(self, request):
+    def get_actions(self, request: HttpRequest):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)  # history and assignments are worth keeping
         return actions
 
-    def has_delete_permission(self, request, obj=None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         if obj is not None and obj.status != Status.DRAFT:
             return False
         return super().has_delete_permission(request, obj)
 
-    def save_model(self, request, obj, form, change) -> None:
+    def save_model(self, request: HttpRequest, obj, form, change) -> None:
         actor = actor_of(request)
         if not change:
             services.create_experiment(obj, actor=actor)
@@ -290,29 +302,15 @@ class ExperimentAdmin(admin.ModelAdmin):
         self.message_user(request, f"{operation.done} {experiment}: {services.outcome(after)}.")
         return True
 
-    def _run_selected(self, request: HttpRequest, queryset, key: str) -> None:
+    def run_selected(self, request: HttpRequest, queryset, key: str) -> None:
         for experiment in queryset:
             self._run(request, experiment, key, reason="")
 
-    @admin.action(description="Start selected experiments", permissions=["change"])
-    def start_selected(self, request, queryset):
-        self._run_selected(request, queryset, "start")
-
-    @admin.action(description="Pause selected experiments", permissions=["change"])
-    def pause_selected(self, request, queryset):
-        self._run_selected(request, queryset, "pause")
-
-    @admin.action(description="Roll back selected experiments (everyone A)", permissions=["change"])
-    def rollback_selected(self, request, queryset):
-        self._run_selected(request, queryset, "rollback")
-
-    @admin.action(description="Promote selected experiments (everyone B)", permissions=["change"])
-    def promote_selected(self, request, queryset):
-        self._run_selected(request, queryset, "promote")
-
-    @admin.action(description="Start a new phase (re-draw visitors)", permissions=["change"])
-    def new_phase_selected(self, request, queryset):
-        self._run_selected(request, queryset, "new_phase")
+    start_selected = _bulk_action("start", "Start selected experiments")
+    pause_selected = _bulk_action("pause", "Pause selected experiments")
+    rollback_selected = _bulk_action("rollback", "Roll back selected experiments (everyone A)")
+    promote_selected = _bulk_action("promote", "Promote selected experiments (everyone B)")
+    new_phase_selected = _bulk_action("new_phase", "Start a new phase (re-draw visitors)")
 
     # --- extra pages ------------------------------------------------------------------------
 

@@ -147,16 +147,29 @@ EVENT_OF_STATUS: dict[str, str] = {
 }
 
 
-def _transition(
-    experiment: Experiment,
-    *,
-    actor: str,
-    to: str,
-    allowed_from: set[str],
-    action: str,
-    verb: str,
-    note: str = "",
-) -> Experiment:
+# The statuses each status change may start from (a new phase is allowed in every status).
+ALLOWED_FROM: dict[str, set[str]] = {
+    Status.RUNNING: {Status.DRAFT, Status.PAUSED, Status.ROLLED_BACK, Status.PROMOTED},
+    Status.PAUSED: {Status.RUNNING},
+    Status.ROLLED_BACK: {Status.RUNNING, Status.PAUSED, Status.PROMOTED},
+    # After a rollback B can be promoted as it is: no new phase, no return to the split.
+    Status.PROMOTED: {Status.RUNNING, Status.PAUSED, Status.ROLLED_BACK},
+}
+
+
+# Each status change: the action recorded in the history and the verb of its error message.
+CHANGES: dict[str, tuple[str, str]] = {
+    Status.RUNNING: (Action.STARTED, "start"),
+    Status.PAUSED: (Action.PAUSED, "pause"),
+    Status.ROLLED_BACK: (Action.ROLLED_BACK, "roll back"),
+    Status.PROMOTED: (Action.PROMOTED, "promote"),
+}
+
+
+def _transition(experiment: Experiment, *, actor: str, to: str, note: str = "") -> Experiment:
+    """Move ``experiment`` to status ``to``, if ALLOWED_FROM allows, recorded and announced."""
+    action, verb = CHANGES[to]
+    allowed_from = ALLOWED_FROM[to]
     with transaction.atomic():
         current = _locked(experiment)
         if current.status == to:
@@ -205,16 +218,6 @@ def create_experiment(experiment: Experiment, *, actor: str) -> Experiment:
     return experiment
 
 
-# The statuses each status change may start from (a new phase is allowed in every status).
-ALLOWED_FROM: dict[str, set[str]] = {
-    Status.RUNNING: {Status.DRAFT, Status.PAUSED, Status.ROLLED_BACK, Status.PROMOTED},
-    Status.PAUSED: {Status.RUNNING},
-    Status.ROLLED_BACK: {Status.RUNNING, Status.PAUSED, Status.PROMOTED},
-    # After a rollback B can be promoted as it is: no new phase, no return to the split.
-    Status.PROMOTED: {Status.RUNNING, Status.PAUSED, Status.ROLLED_BACK},
-}
-
-
 def _ramp_to(current: Experiment, weight: float, *, actor: str, note: str) -> float:
     """Set a locked experiment's weight of B to a ramp step and record it; the old weight."""
     old = current.weight
@@ -241,52 +244,22 @@ def start_experiment(experiment: Experiment, *, actor: str) -> Experiment:
         plan = current.ramp_weights
         if current.status == Status.DRAFT and plan and current.weight != plan[0]:
             _ramp_to(current, plan[0], actor=actor, note="first step of the ramp plan")
-        return _transition(
-            current,
-            actor=actor,
-            to=Status.RUNNING,
-            allowed_from=ALLOWED_FROM[Status.RUNNING],
-            action=Action.STARTED,
-            verb="start",
-        )
+        return _transition(current, actor=actor, to=Status.RUNNING)
 
 
 def pause_experiment(experiment: Experiment, *, actor: str) -> Experiment:
     """Stop the experiment for now: everyone is served A, assignments are kept for a resume."""
-    return _transition(
-        experiment,
-        actor=actor,
-        to=Status.PAUSED,
-        allowed_from=ALLOWED_FROM[Status.PAUSED],
-        action=Action.PAUSED,
-        verb="pause",
-    )
+    return _transition(experiment, actor=actor, to=Status.PAUSED)
 
 
 def rollback_experiment(experiment: Experiment, *, actor: str, reason: str = "") -> Experiment:
     """Everyone gets A from the next request on, including visitors assigned B."""
-    return _transition(
-        experiment,
-        actor=actor,
-        to=Status.ROLLED_BACK,
-        allowed_from=ALLOWED_FROM[Status.ROLLED_BACK],
-        action=Action.ROLLED_BACK,
-        verb="roll back",
-        note=reason,
-    )
+    return _transition(experiment, actor=actor, to=Status.ROLLED_BACK, note=reason)
 
 
 def promote_experiment(experiment: Experiment, *, actor: str, note: str = "") -> Experiment:
     """Everyone gets B from the next request on, from running, paused or rolled back."""
-    return _transition(
-        experiment,
-        actor=actor,
-        to=Status.PROMOTED,
-        allowed_from=ALLOWED_FROM[Status.PROMOTED],
-        action=Action.PROMOTED,
-        verb="promote",
-        note=note,
-    )
+    return _transition(experiment, actor=actor, to=Status.PROMOTED, note=note)
 
 
 def advance_ramp(experiment: Experiment, *, actor: str, note: str = "") -> Experiment:
