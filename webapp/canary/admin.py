@@ -13,15 +13,13 @@ from webapp.experiments.admin import add_inline
 
 GUARD_FIELDSETS = (
     (
-        "Thresholds for B (compared with A)",
+        "Hard thresholds for B (compared with A)",
         {
             "fields": (
                 "enabled",
                 "max_error_rate_increase",
                 "max_p95_latency_ms",
-                "max_correct_rate_drop",
                 "min_sample_size",
-                "min_feedback",
             )
         },
     ),
@@ -63,7 +61,6 @@ class CanaryGuardAdmin(admin.ModelAdmin):
         "enabled",
         "max_error_rate_increase",
         "max_p95_latency_ms",
-        "max_correct_rate_drop",
         "min_sample_size",
         "last_outcome",
         "last_checked_at",
