@@ -11,7 +11,12 @@ from dataclasses import dataclass, field
 
 from webapp.canary.models import Outcome
 from webapp.experiments.analysis import GUARDRAILS, Direction, Metric
-from webapp.experiments.statistics import ALPHA, Comparison, sequential_interval
+from webapp.experiments.statistics import (
+    ALPHA,
+    Comparison,
+    sequential_bounds,
+    sequential_interval,
+)
 
 # The chance of any false rollback of a B no worse than A, over every check of a phase,
 # split evenly over the guardrails (Bonferroni): each is tested at GUARD_ALPHA / k.
@@ -49,12 +54,11 @@ def guardrail_alpha(guardrails: int = len(GUARDRAILS)) -> float:
     return GUARD_ALPHA / max(guardrails, 1)
 
 
-def worse_with_confidence(metric: Metric, comparison: Comparison, alpha: float) -> bool:
-    """B's sequential 1 − alpha interval lies wholly on the worse side of zero."""
-    interval = sequential_interval(
-        comparison.difference, comparison.variance, comparison.visitors, alpha
-    )
-    return interval.high < 0 if metric.direction == Direction.HIGHER else interval.low > 0
+def worse_with_confidence(metric: Metric, difference, variance, visitors: int, alpha: float):
+    """B's sequential 1 − alpha interval lies wholly on the worse side of zero (elementwise
+    on arrays of differences and variances, as bench/peeking.py uses it)."""
+    low, high = sequential_bounds(difference, variance, visitors, alpha)
+    return high < 0 if metric.direction == Direction.HIGHER else low > 0
 
 
 def _difference(metric: Metric, value: float) -> str:
@@ -70,13 +74,9 @@ def guardrail_breaches(results) -> list[str]:
     alpha = guardrail_alpha()
     breaches = []
     for result in guardrails:
-        if worse_with_confidence(result.metric, result.comparison, alpha):
-            interval = sequential_interval(
-                result.comparison.difference,
-                result.comparison.variance,
-                result.comparison.visitors,
-                alpha,
-            )
+        c: Comparison = result.comparison
+        if worse_with_confidence(result.metric, c.difference, c.variance, c.visitors, alpha):
+            interval = sequential_interval(c.difference, c.variance, c.visitors, alpha)
             breaches.append(
                 f"{result.metric.name.lower()} of B worse than A with confidence: "
                 f"{_difference(result.metric, result.comparison.difference)}, sequential "

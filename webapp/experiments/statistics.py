@@ -40,24 +40,29 @@ class RatioSums:
         return self.x / self.y if self.y else None
 
 
-def ratio_variance(s: RatioSums) -> float | None:
-    """Variance of ``sum(x) / sum(y)`` over visitors, by the delta method.
+def delta_variance(n, x, y, xx, yy, xy):
+    """Variance of ``sum(x) / sum(y)`` over ``n`` visitors, by the delta method, from the
+    sums, squares and cross-products of the per-visitor values.
 
     Deng, Knoblich & Lu (2018), "Applying the Delta Method in Metric Analytics", KDD,
     section 3: with R = x̄/ȳ, Var(R) ≈ (s²_x − 2 R s_xy + R² s²_y) / (n ȳ²), where s² and s_xy
-    are the sample (co)variances of the per-visitor values. None below two visitors or
-    without any denominator.
+    are the sample (co)variances of the per-visitor values. Arithmetic only, so it works
+    elementwise on numpy arrays too (the simulation in bench/peeking.py runs it so).
     """
+    mean_x, mean_y = x / n, y / n
+    var_x = (xx - n * mean_x * mean_x) / (n - 1)
+    var_y = (yy - n * mean_y * mean_y) / (n - 1)
+    cov = (xy - n * mean_x * mean_y) / (n - 1)
+    r = x / y
+    return (var_x - 2 * r * cov + r * r * var_y) / (n * mean_y * mean_y)
+
+
+def ratio_variance(s: RatioSums) -> float | None:
+    """``delta_variance`` of one arm; None below two visitors or without any denominator."""
     if s.n < 2 or s.y == 0:
         return None
-    n = s.n
-    mean_x, mean_y = s.x / n, s.y / n
-    var_x = (s.xx - n * mean_x * mean_x) / (n - 1)
-    var_y = (s.yy - n * mean_y * mean_y) / (n - 1)
-    cov = (s.xy - n * mean_x * mean_y) / (n - 1)
-    r = s.x / s.y
     # Rounding can push an exactly-zero variance a hair below zero.
-    return max(var_x - 2 * r * cov + r * r * var_y, 0.0) / (n * mean_y * mean_y)
+    return max(delta_variance(s.n, s.x, s.y, s.xx, s.yy, s.xy), 0.0)
 
 
 @dataclass(frozen=True)
@@ -83,26 +88,57 @@ class Comparison:
         return 1 - self.alpha
 
 
+def fixed_bounds(difference, variance, alpha: float = ALPHA):
+    """Wald interval, valid for one look at a planned size; elementwise on arrays too."""
+    margin = z_two_sided(alpha) * variance**0.5
+    return difference - margin, difference + margin
+
+
 def fixed_interval(difference: float, variance: float, alpha: float = ALPHA) -> Interval:
-    """Wald interval and two-sided z-test p-value, valid for one look at a planned size."""
-    se = math.sqrt(variance)
-    if se == 0:
+    """``fixed_bounds`` with the two-sided z-test p-value."""
+    if variance == 0:
         return Interval(difference, difference, 1.0 if difference == 0 else 0.0)
-    margin = z_two_sided(alpha) * se
-    p_value = math.erfc(abs(difference) / se / math.sqrt(2))  # 2 * (1 - Phi(|z|))
-    return Interval(difference - margin, difference + margin, p_value)
+    low, high = fixed_bounds(difference, variance, alpha)
+    p_value = math.erfc(abs(difference) / math.sqrt(variance) / math.sqrt(2))  # 2(1 − Φ(|z|))
+    return Interval(low, high, p_value)
 
 
 def mixture_precision(visitors: int, expected: int) -> float:
     """n ρ², the mixture's precision in units of the current sample size.
 
-    ρ² = (−2 ln α + ln(1 − 2 ln α)) / N* makes the 1 − α interval tightest at N* visitors;
-    it is tuned once for α = ALPHA, so that the p-value inverts the interval at every α
+    ρ² = (−2 ln α + ln(1 − 2 ln α)) / N* makes the 1 − α interval tightest at N* visitors
     (the optimal mixture for a target sample size, Howard et al. 2021; GrowthBook's
-    sequential tuning parameter)."""
+    sequential tuning parameter); it is tuned once, for α = ALPHA, so that the p-value
+    inverts the interval at every α."""
     log_alpha = math.log(ALPHA)
     rho2 = (-2 * log_alpha + math.log(1 - 2 * log_alpha)) / expected
-    return visitors * rho2
+    return max(visitors, 1) * rho2
+
+
+def sequential_bounds(
+    difference,
+    variance,
+    visitors: int,
+    alpha: float = ALPHA,
+    expected: int = SEQUENTIAL_EXPECTED_VISITORS,
+):
+    """Always-valid interval: at most ``alpha`` chance that the true difference ever leaves
+    it, however often (and whenever) one looks.
+
+    The two-sided normal-mixture confidence sequence of Howard, Ramdas, McAuliffe & Sekhon
+    (2021), "Time-uniform, nonparametric, nonasymptotic confidence sequences", Annals of
+    Statistics 49(2), in the asymptotic form of Waudby-Smith et al. (2024), "Time-uniform
+    central limit theory and asymptotic confidence sequences" (as GrowthBook implements
+    it): with t = n ρ² and V the variance of the difference,
+
+        half-width = sqrt(V · 2 (t + 1) / t · ln(sqrt(t + 1) / α)).
+
+    Elementwise on arrays of differences and variances too.
+    """
+    t = mixture_precision(visitors, expected)
+    factor = math.sqrt(2 * (t + 1) / t * math.log(math.sqrt(t + 1) / alpha))
+    half = factor * variance**0.5
+    return difference - half, difference + half
 
 
 def sequential_interval(
@@ -112,28 +148,17 @@ def sequential_interval(
     alpha: float = ALPHA,
     expected: int = SEQUENTIAL_EXPECTED_VISITORS,
 ) -> Interval:
-    """Always-valid interval and p-value: at most ``alpha`` chance that the true difference
-    ever leaves the interval, however often (and whenever) one looks.
-
-    The two-sided normal-mixture confidence sequence of Howard, Ramdas, McAuliffe & Sekhon
-    (2021), "Time-uniform, nonparametric, nonasymptotic confidence sequences", Annals of
-    Statistics 49(2), in the asymptotic form of Waudby-Smith et al. (2024),
-    "Time-uniform central limit theory and asymptotic confidence sequences" (as GrowthBook
-    implements it): with t = n ρ² and V the variance of the difference,
-
-        half-width = sqrt(V · 2 (t + 1) / t · ln(sqrt(t + 1) / α)).
-
-    The p-value is the smallest α whose interval excludes zero, the reciprocal of the
-    mixture likelihood ratio of the mSPRT (Johari, Koomen, Pekelis & Walsh 2017, "Peeking
-    at A/B tests", KDD): p = min(1, sqrt(t + 1) · exp(−Δ² t / (2 V (t + 1)))).
-    """
-    t = mixture_precision(max(visitors, 1), expected)
+    """``sequential_bounds`` with its always-valid p-value: the smallest α whose interval
+    excludes zero, the reciprocal of the mixture likelihood ratio of the mSPRT (Johari,
+    Koomen, Pekelis & Walsh 2017, "Peeking at A/B tests", KDD):
+    p = min(1, sqrt(t + 1) · exp(−Δ² t / (2 V (t + 1))))."""
     if variance == 0:
         return Interval(difference, difference, 1.0 if difference == 0 else 0.0)
-    half = math.sqrt(variance * 2 * (t + 1) / t * math.log(math.sqrt(t + 1) / alpha))
+    t = mixture_precision(visitors, expected)
+    low, high = sequential_bounds(difference, variance, visitors, alpha, expected)
     exponent = -difference * difference * t / (2 * variance * (t + 1))
     p_value = min(1.0, math.sqrt(t + 1) * math.exp(exponent))
-    return Interval(difference - half, difference + half, p_value)
+    return Interval(low, high, p_value)
 
 
 def compare(
@@ -162,9 +187,7 @@ def compare(
 # --- planning -------------------------------------------------------------------------------
 
 
-def minimum_detectable_effect(
-    variance: float, alpha: float = ALPHA, power: float = POWER
-) -> float:
+def minimum_detectable_effect(variance: float, alpha: float = ALPHA, power: float = POWER) -> float:
     """The smallest true difference a fixed-horizon test at this sample size detects with
     probability ``power``: (z_{1−α/2} + z_power) · SE (the normal approximation of, e.g.,
     Chow, Shao & Wang, "Sample Size Calculations in Clinical Research", section 3.2.1)."""

@@ -29,8 +29,16 @@ from webapp.experiments.statistics import (
 from webapp.reviews.models import Feedback, Prediction
 
 
-def visitor(experiment: Experiment, variant: str, name: str, predictions: int, feedback: int,
-            correct: int = 0, failures: int = 0, latencies=None) -> None:
+def visitor(
+    experiment: Experiment,
+    variant: str,
+    name: str,
+    predictions: int,
+    feedback: int,
+    correct: int = 0,
+    failures: int = 0,
+    latencies=None,
+) -> None:
     """One visitor's requests: ``feedback`` of the ``predictions`` got an answer, ``correct``
     of those said correct."""
     latencies = latencies or [10.0] * predictions
@@ -212,7 +220,9 @@ def test_p95_latency_interval_follows_the_visitors(experiment):
         low = events[max(math.ceil((0.95 - z * se) * len(events)) - 1, 0)]
         high = events[min(math.ceil((0.95 + z * se) * len(events)) - 1, len(events) - 1)]
         assert arm.variance == pytest.approx(((high - low) / (2 * z)) ** 2)
-    assert p95.comparison.difference == pytest.approx(p95.arms["B"].estimate - p95.arms["A"].estimate)
+    assert p95.comparison.difference == pytest.approx(
+        p95.arms["B"].estimate - p95.arms["A"].estimate
+    )
 
 
 def test_every_metric_is_reported_even_without_data(experiment):

@@ -4,18 +4,17 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('canary', '0001_initial'),
+        ("canary", "0001_initial"),
     ]
 
     operations = [
         migrations.RemoveField(
-            model_name='canaryguard',
-            name='max_correct_rate_drop',
+            model_name="canaryguard",
+            name="max_correct_rate_drop",
         ),
         migrations.RemoveField(
-            model_name='canaryguard',
-            name='min_feedback',
+            model_name="canaryguard",
+            name="min_feedback",
         ),
     ]

@@ -4,15 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('experiments', '0002_frontend_v2'),
+        ("experiments", "0002_frontend_v2"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='experiment',
-            name='analysis_decision',
-            field=models.CharField(choices=[('sequential', 'Sequential (valid however often one looks)'), ('fixed', 'Fixed horizon (one look at a planned sample size)')], default='sequential', help_text='The interval that decides. A fixed-horizon interval is only valid when read once, at a sample size planned in advance; the sequential one stays valid while the statistics page and the canary guard look at it continuously.', max_length=16, verbose_name='decided by'),
+            model_name="experiment",
+            name="analysis_decision",
+            field=models.CharField(
+                choices=[
+                    ("sequential", "Sequential (valid however often one looks)"),
+                    ("fixed", "Fixed horizon (one look at a planned sample size)"),
+                ],
+                default="sequential",
+                help_text="The interval that decides. A fixed-horizon interval is only valid when read once, at a sample size planned in advance; the sequential one stays valid while the statistics page and the canary guard look at it continuously.",
+                max_length=16,
+                verbose_name="decided by",
+            ),
         ),
     ]
