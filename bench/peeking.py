@@ -28,6 +28,7 @@ from webapp.experiments.analysis import (  # noqa: E402
     Metric,
 )
 from webapp.experiments.statistics import (  # noqa: E402
+    RatioSums,
     delta_variance,
     fixed_bounds,
     sequential_bounds,
@@ -61,8 +62,8 @@ def cumulative(arm: dict[str, np.ndarray], metric: Metric, looks: np.ndarray):
 
 
 def estimate_and_variance(sums) -> tuple[np.ndarray, np.ndarray]:
-    n, x, y, *_ = sums
-    return x / y, np.maximum(delta_variance(*sums), 0.0)
+    _, x, y, *_ = sums
+    return x / y, np.maximum(delta_variance(RatioSums(*sums)), 0.0)
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ class Rates:
 
 
 def _differences(a, b):
-    """B − A, its variance and the visitors of both arms, per experiment and look."""
+    """B - A, its variance and the visitors of both arms, per experiment and look."""
     (est_a, var_a), (est_b, var_b) = estimate_and_variance(a), estimate_and_variance(b)
     return est_b - est_a, var_a + var_b, (a[0] + b[0]).astype(int)
 

@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("", include("webapp.batch.urls")),
+    path("", include("webapp.experiments.urls")),
 ]
 
 handler400 = "webapp.site.errors.handler400"

@@ -292,7 +292,10 @@ class ExperimentAdmin(admin.ModelAdmin):
             "a": report.stats["A"],
             "b": report.stats["B"],
             "charts": [charts.rate_chart(report.stats), charts.latency_chart(report.stats)],
-            "interval": charts.interval_plot(report.correct_rate_test),
+            "primary": report.primary,
+            "primary_plot": charts.interval_plot(report.primary),
+            "guardrails": [(r, charts.interval_plot(r)) for r in report.guardrails],
+            "over_time": charts.time_chart(selectors.primary_over_time(experiment)),
             "split": charts.split_bar(report.sample_ratio),
         }
         return TemplateResponse(request, "admin/experiments/experiment/stats.html", context)

@@ -1,7 +1,7 @@
 """The metrics every experiment is analysed on, declared once: the statistics page, the
 stats API, its CSV export, the canary guard and the README all read these definitions.
 
-Each is computed per visitor of the current phase and compared B − A.
+Each is computed per visitor of the current phase and compared B - A.
 """
 
 from dataclasses import dataclass

@@ -9,7 +9,13 @@ from dataclasses import dataclass
 
 from webapp.experiments.selectors import MetricResult, TimePoint, VariantStats
 from webapp.experiments.statistics import SampleRatioCheck
-from webapp.experiments.templatetags.experiment_format import MINUS, count, ms, percent, points
+from webapp.experiments.templatetags.experiment_format import (
+    count,
+    difference,
+    ms,
+    percent,
+    points,
+)
 
 WIDTH = 560
 LABEL_WIDTH = 120
@@ -107,13 +113,6 @@ def latency_chart(stats: dict[str, VariantStats]) -> BarChart:
     )
 
 
-def difference_text(value: float | None, unit: str) -> str:
-    """A B − A difference: percentage points for fractions, signed milliseconds otherwise."""
-    if value is None or unit == "fraction":
-        return points(value)
-    return f"{value:+,.1f} ms".replace("-", MINUS)
-
-
 @dataclass(frozen=True)
 class IntervalPlot:
     width: int
@@ -132,7 +131,7 @@ class IntervalPlot:
 
 
 def interval_plot(result: MetricResult) -> IntervalPlot | None:
-    """The B − A difference and its two intervals on an axis centred on zero."""
+    """The B - A difference and its two intervals on an axis centred on zero."""
     comparison, deciding = result.comparison, result.deciding
     if comparison is None or deciding is None:
         return None
@@ -159,12 +158,12 @@ def interval_plot(result: MetricResult) -> IntervalPlot | None:
         x_other_high=x(other.high),
         x_point=x(comparison.difference),
         ticks=[
-            (x(-tick), difference_text(-tick, unit)),
+            (x(-tick), difference(-tick, unit)),
             (x(0.0), "0"),
-            (x(tick), difference_text(tick, unit)),
+            (x(tick), difference(tick, unit)),
         ],
-        low_text=difference_text(deciding.low, unit),
-        high_text=difference_text(deciding.high, unit),
+        low_text=difference(deciding.low, unit),
+        high_text=difference(deciding.high, unit),
         verdict=result.verdict,
     )
 
@@ -181,18 +180,19 @@ class TimeChart:
     last: str
 
 
+MIN_POINTS = 2  # a line needs two
 TIME_HEIGHT = 180
 TIME_LEFT = 70
 
 
 def time_chart(series: list[TimePoint]) -> TimeChart | None:
-    """The cumulative B − A of the primary metric after each hour or day, with its
+    """The cumulative B - A of the primary metric after each hour or day, with its
     sequential interval as a band: the band may be looked at every time, so its exclusion
     of zero at any point is a valid finding."""
-    if len(series) < 2:
+    if len(series) < MIN_POINTS:
         return None
     values = [v for p in series for v in (p.sequential.low, p.sequential.high, p.difference)]
-    extent = max(max(abs(v) for v in values if math.isfinite(v)), 0.01) * 1.1
+    extent = max(*(abs(v) for v in values if math.isfinite(v)), 0.01) * 1.1
     room = WIDTH - TIME_LEFT - 10
     mid = TIME_HEIGHT / 2
 

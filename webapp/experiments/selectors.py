@@ -14,7 +14,7 @@ from django.db.models import Avg, Count, IntegerField, Q, QuerySet, Sum, Value
 from django.utils import timezone
 
 from webapp.experiments import outcomes
-from webapp.experiments.analysis import METRICS, PRIMARY, Direction, Metric
+from webapp.experiments.analysis import METRICS, PRIMARY, Direction, Metric, Role
 from webapp.experiments.models import Assignment, Decision, Experiment, Source, Status, Variant
 from webapp.experiments.statistics import (
     Comparison,
@@ -59,6 +59,14 @@ class ExperimentReport:
     metrics: list["MetricResult"]  # in the order of analysis.METRICS
     sample_ratio: SampleRatioCheck | None  # hash-assigned visitors only
     client_visitors: int  # chose their variant themselves; not part of the split check
+
+    @property
+    def primary(self) -> "MetricResult":
+        return next(r for r in self.metrics if r.metric.role == Role.PRIMARY)
+
+    @property
+    def guardrails(self) -> list["MetricResult"]:
+        return [r for r in self.metrics if r.metric.role == Role.GUARDRAIL]
 
 
 def analysis_window(
@@ -218,8 +226,9 @@ def _visitor_sums(per_visitor: QuerySet, columns: tuple[str, ...]) -> dict[str, 
         [f"SUM({q(c)}) AS {q(c)}" for c in columns]
         + [f"SUM({q(a)} * {q(b)}) AS {q(f'{a}*{b}')}" for a, b in pairs]
     )
+    # Only quoted constant names are formatted in; every value is a parameter.
     sql = (
-        f"SELECT {q('variant')}, COUNT(*) AS {q('n')}, {sums} FROM ("
+        f"SELECT {q('variant')}, COUNT(*) AS {q('n')}, {sums} FROM ("  # noqa: S608
         f"SELECT {q('variant')}, {q('visitor_id')}, {regrouped} FROM ({inner}) AS {q('u')} "
         f"GROUP BY {q('variant')}, {q('visitor_id')}) AS {q('v')} GROUP BY {q('variant')}"
     )
@@ -378,7 +387,7 @@ class TimePoint:
 
 
 def primary_over_time(experiment: Experiment, *, points: int = 24) -> list[TimePoint]:
-    """The primary metric's cumulative B − A at the end of each hour (or day, for phases
+    """The primary metric's cumulative B - A at the end of each hour (or day, for phases
     longer than two days), thinned to at most ``points``; one query per point."""
     start, end = analysis_window(experiment)
     if start is None:

@@ -3,7 +3,7 @@ only: the web app imports no numerical library at request time).
 
 The visitor is the unit: each metric is a ratio of per-visitor sums (feedback ÷ predictions,
 say), so a visitor who sends many requests weighs as one correlated cluster, not as many
-independent trials. Its variance comes from the delta method over visitors; the B − A
+independent trials. Its variance comes from the delta method over visitors; the B - A
 difference gets a fixed-horizon interval and an always-valid (sequential) one beside it.
 """
 
@@ -17,6 +17,7 @@ POWER = 0.80  # the power planning aims at
 # The sequential interval is tightest near this many visitors (both arms together);
 # GrowthBook's default tuning, and about what a canary sees in a few days here.
 SEQUENTIAL_EXPECTED_VISITORS = 5_000
+MIN_VISITORS = 2  # per arm, for a variance
 
 
 def z_two_sided(alpha: float = ALPHA) -> float:
@@ -40,15 +41,17 @@ class RatioSums:
         return self.x / self.y if self.y else None
 
 
-def delta_variance(n, x, y, xx, yy, xy):
+def delta_variance(s: RatioSums):
     """Variance of ``sum(x) / sum(y)`` over ``n`` visitors, by the delta method, from the
     sums, squares and cross-products of the per-visitor values.
 
     Deng, Knoblich & Lu (2018), "Applying the Delta Method in Metric Analytics", KDD,
-    section 3: with R = x̄/ȳ, Var(R) ≈ (s²_x − 2 R s_xy + R² s²_y) / (n ȳ²), where s² and s_xy
+    section 3: with R = x̄/ȳ, Var(R) ≈ (s²_x - 2 R s_xy + R² s²_y) / (n ȳ²), where s² and s_xy
     are the sample (co)variances of the per-visitor values. Arithmetic only, so it works
-    elementwise on numpy arrays too (the simulation in bench/peeking.py runs it so).
+    elementwise on sums that are numpy arrays too (as the simulation in bench/peeking.py
+    runs it).
     """
+    n, x, y, xx, yy, xy = s.n, s.x, s.y, s.xx, s.yy, s.xy
     mean_x, mean_y = x / n, y / n
     var_x = (xx - n * mean_x * mean_x) / (n - 1)
     var_y = (yy - n * mean_y * mean_y) / (n - 1)
@@ -59,10 +62,10 @@ def delta_variance(n, x, y, xx, yy, xy):
 
 def ratio_variance(s: RatioSums) -> float | None:
     """``delta_variance`` of one arm; None below two visitors or without any denominator."""
-    if s.n < 2 or s.y == 0:
+    if s.n < MIN_VISITORS or s.y == 0:
         return None
     # Rounding can push an exactly-zero variance a hair below zero.
-    return max(delta_variance(s.n, s.x, s.y, s.xx, s.yy, s.xy), 0.0)
+    return max(delta_variance(s), 0.0)
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ class Interval:
 
 @dataclass(frozen=True)
 class Comparison:
-    """B − A with its fixed-horizon and sequential 1 − alpha intervals and p-values."""
+    """B - A with its fixed-horizon and sequential 1 - alpha intervals and p-values."""
 
     difference: float
     variance: float  # of the difference
@@ -99,17 +102,17 @@ def fixed_interval(difference: float, variance: float, alpha: float = ALPHA) -> 
     if variance == 0:
         return Interval(difference, difference, 1.0 if difference == 0 else 0.0)
     low, high = fixed_bounds(difference, variance, alpha)
-    p_value = math.erfc(abs(difference) / math.sqrt(variance) / math.sqrt(2))  # 2(1 − Φ(|z|))
+    p_value = math.erfc(abs(difference) / math.sqrt(variance) / math.sqrt(2))  # 2(1 - Phi(|z|))
     return Interval(low, high, p_value)
 
 
 def mixture_precision(visitors: int, expected: int) -> float:
-    """n ρ², the mixture's precision in units of the current sample size.
+    """n rho², the mixture's precision in units of the current sample size.
 
-    ρ² = (−2 ln α + ln(1 − 2 ln α)) / N* makes the 1 − α interval tightest at N* visitors
-    (the optimal mixture for a target sample size, Howard et al. 2021; GrowthBook's
-    sequential tuning parameter); it is tuned once, for α = ALPHA, so that the p-value
-    inverts the interval at every α."""
+    rho² = (-2 ln alpha + ln(1 - 2 ln alpha)) / N* makes the 1 - alpha interval tightest at
+    N* visitors (the optimal mixture for a target sample size, Howard et al. 2021; GrowthBook's
+    sequential tuning parameter); it is tuned once, for alpha = ALPHA, so that the p-value
+    inverts the interval at every alpha."""
     log_alpha = math.log(ALPHA)
     rho2 = (-2 * log_alpha + math.log(1 - 2 * log_alpha)) / expected
     return max(visitors, 1) * rho2
@@ -129,9 +132,9 @@ def sequential_bounds(
     (2021), "Time-uniform, nonparametric, nonasymptotic confidence sequences", Annals of
     Statistics 49(2), in the asymptotic form of Waudby-Smith et al. (2024), "Time-uniform
     central limit theory and asymptotic confidence sequences" (as GrowthBook implements
-    it): with t = n ρ² and V the variance of the difference,
+    it): with t = n rho² and V the variance of the difference,
 
-        half-width = sqrt(V · 2 (t + 1) / t · ln(sqrt(t + 1) / α)).
+        half-width = sqrt(V · 2 (t + 1) / t · ln(sqrt(t + 1) / alpha)).
 
     Elementwise on arrays of differences and variances too.
     """
@@ -148,10 +151,10 @@ def sequential_interval(
     alpha: float = ALPHA,
     expected: int = SEQUENTIAL_EXPECTED_VISITORS,
 ) -> Interval:
-    """``sequential_bounds`` with its always-valid p-value: the smallest α whose interval
+    """``sequential_bounds`` with its always-valid p-value: the smallest alpha whose interval
     excludes zero, the reciprocal of the mixture likelihood ratio of the mSPRT (Johari,
     Koomen, Pekelis & Walsh 2017, "Peeking at A/B tests", KDD):
-    p = min(1, sqrt(t + 1) · exp(−Δ² t / (2 V (t + 1))))."""
+    p = min(1, sqrt(t + 1) · exp(-Δ² t / (2 V (t + 1))))."""
     if variance == 0:
         return Interval(difference, difference, 1.0 if difference == 0 else 0.0)
     t = mixture_precision(visitors, expected)
@@ -171,7 +174,7 @@ def compare(
     alpha: float = ALPHA,
     expected: int = SEQUENTIAL_EXPECTED_VISITORS,
 ) -> Comparison:
-    """B − A of two independent arms: the variance of the difference is the sum."""
+    """B - A of two independent arms: the variance of the difference is the sum."""
     difference = estimate_b - estimate_a
     variance = variance_a + variance_b
     return Comparison(
@@ -189,7 +192,7 @@ def compare(
 
 def minimum_detectable_effect(variance: float, alpha: float = ALPHA, power: float = POWER) -> float:
     """The smallest true difference a fixed-horizon test at this sample size detects with
-    probability ``power``: (z_{1−α/2} + z_power) · SE (the normal approximation of, e.g.,
+    probability ``power``: (z_{1-alpha/2} + z_power) · SE (the normal approximation of, e.g.,
     Chow, Shao & Wang, "Sample Size Calculations in Clinical Research", section 3.2.1)."""
     return (z_two_sided(alpha) + NormalDist().inv_cdf(power)) * math.sqrt(variance)
 
@@ -200,7 +203,7 @@ def visitors_needed(
     """Visitors (both arms, same split as now) for ``effect`` at ``power``.
 
     The variance of the difference shrinks as 1/n at a fixed split, so n·V is the variance
-    per visitor and n = (z_{1−α/2} + z_power)² · n·V / effect²."""
+    per visitor and n = (z_{1-alpha/2} + z_power)² · n·V / effect²."""
     if effect == 0 or visitors <= 0:
         return None
     z = z_two_sided(alpha) + NormalDist().inv_cdf(power)
@@ -230,7 +233,7 @@ def quantile_ranks(n: int, quantile: float, share_se: float, alpha: float = ALPH
 
 def quantile_variance(value_low: float, value_high: float, alpha: float = ALPHA) -> float:
     """Normal approximation of a sample quantile's variance from its interval's width,
-    ((high − low) / 2z)², as in Deng, Knoblich & Lu (2018), section 4."""
+    ((high - low) / 2z)², as in Deng, Knoblich & Lu (2018), section 4."""
     return ((value_high - value_low) / (2 * z_two_sided(alpha))) ** 2
 
 

@@ -63,7 +63,7 @@ def test_latency_breach_reports_the_numbers():
 
 
 def result(metric, difference, se, visitors=1000) -> MetricResult:
-    """A metric whose B − A is ``difference`` with standard error ``se``."""
+    """A metric whose B - A is ``difference`` with standard error ``se``."""
     arm = ArmResult(visitors // 2, 1.0, 2.0, 0.5, se * se / 2)
     comparison = compare(0.5, se * se / 2, 0.5 + difference, se * se / 2, visitors)
     return MetricResult(metric, {"A": arm, "B": arm}, comparison, "sequential", None, None, None)

@@ -58,7 +58,7 @@ def visitor(
 
 
 def delta_variance_numpy(x, y) -> float:
-    """Independent of the SQL sums: the linearisation x_i − R y_i over per-visitor arrays."""
+    """Independent of the SQL sums: the linearisation x_i - R y_i over per-visitor arrays."""
     x, y = np.asarray(x, float), np.asarray(y, float)
     r = x.sum() / y.sum()
     return np.var(x - r * y, ddof=1) / (len(x) * y.mean() ** 2)
