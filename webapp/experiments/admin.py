@@ -124,6 +124,7 @@ class ExperimentAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("name", "description", "status", "statistics_link")}),
         ("Traffic", {"fields": ("weight", "steers_routing", "phase", "salt")}),
+        ("Analysis", {"fields": ("analysis_decision",)}),
         (
             "Times",
             {"fields": ("started_at", "ended_at", "phase_started_at", "created_at", "updated_at")},

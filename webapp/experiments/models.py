@@ -80,9 +80,12 @@ class Experiment(models.Model):
         max_length=16,
         choices=Decision.choices,
         default=Decision.SEQUENTIAL,
-        help_text="The interval that decides. A fixed-horizon interval is only valid when "
-        "read once, at a sample size planned in advance; the sequential one stays valid "
-        "while the statistics page and the canary guard look at it continuously.",
+        # Also in the database: rows written by older code (and data migrations) get it.
+        db_default=Decision.SEQUENTIAL,
+        help_text="The interval that decides the statistics page's verdicts. A fixed-horizon "
+        "interval is only valid when read once, at a sample size planned in advance; the "
+        "sequential one stays valid however often it is read. The canary guard, which "
+        "looks continuously, always uses the sequential one.",
     )
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)

@@ -265,7 +265,7 @@ def set_weight(experiment: Experiment, weight: float, *, actor: str) -> Experime
         return current
 
 
-EDITABLE_FIELDS = ("description", "steers_routing")
+EDITABLE_FIELDS = ("description", "steers_routing", "analysis_decision")
 
 
 def update_experiment(experiment: Experiment, *, actor: str, **changes: Any) -> Experiment:

@@ -31,6 +31,7 @@ def change_form(experiment: Experiment, **values) -> dict:
     data = {
         "description": experiment.description,
         "weight": str(experiment.weight),
+        "analysis_decision": experiment.analysis_decision,
         "_save": "Save",
     }
     inlines = {
@@ -220,6 +221,7 @@ def test_adding_an_experiment_records_who_created_it(db, admin_client):
             "description": "New checkout.",
             "weight": "0.3",
             "salt": "abc123",
+            "analysis_decision": "sequential",
             **{
                 f"{prefix}-{field}": value
                 for prefix in ("changes", "canary_guard", "canary_events")

@@ -291,3 +291,12 @@ def test_concurrent_first_requests_of_one_visitor_store_one_assignment():
     assert sum(seen.created for _, seen in results) == 1
     for requested, seen in results:
         assert seen.variant == (requested or row.variant)
+
+
+def test_the_deciding_interval_is_an_edit_with_history(experiment):
+    assert experiment.analysis_decision == "sequential"
+    services.update_experiment(experiment, actor="bob", analysis_decision="fixed")
+    experiment.refresh_from_db()
+    assert experiment.analysis_decision == "fixed"
+    change = experiment.changes.get(field="analysis_decision")
+    assert (change.actor, change.old_value, change.new_value) == ("bob", "sequential", "fixed")
