@@ -9,11 +9,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.permissions import IsAdminUser
-from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.downloads import DownloadView
 from core.errors import ApiError
 from core.schema import errors
 from webapp.experiments import export, selectors
@@ -47,13 +47,7 @@ class StatsView(StaffOnly):
         return Response(export.report_dict(report_of(name)))
 
 
-class StatsCsvView(StaffOnly):
-    def perform_content_negotiation(
-        self, request: Request, force: bool = False
-    ) -> tuple[BaseRenderer, str]:
-        # The CSV is not a DRF rendering; whatever Accept says, errors are JSON.
-        return super().perform_content_negotiation(request, force=True)
-
+class StatsCsvView(DownloadView, StaffOnly):
     @extend_schema(
         responses={
             (200, "text/csv"): OpenApiResponse(
@@ -68,7 +62,7 @@ class StatsCsvView(StaffOnly):
     def get(self, request: Request, name: str) -> StreamingHttpResponse:
         report = report_of(name)
         response = StreamingHttpResponse(
-            export.csv_lines(report), content_type="text/csv; charset=utf-8"
+            export.report_csv_lines(report), content_type="text/csv; charset=utf-8"
         )
         response["Content-Disposition"] = (
             f'attachment; filename="{report.experiment.name}-stats.csv"'

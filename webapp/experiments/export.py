@@ -1,9 +1,9 @@
 """An experiment's report as the stats API's JSON and as CSV: the same figures, from the
 same selector (selectors.experiment_report) that the statistics page renders."""
 
-import csv
 from collections.abc import Iterator
 
+from core.downloads import csv_lines
 from webapp.experiments.models import Variant
 from webapp.experiments.selectors import ExperimentReport, MetricResult
 from webapp.experiments.statistics import Interval
@@ -105,45 +105,42 @@ CSV_HEADER = (
 )
 
 
-class _Line:
-    def write(self, line: str) -> str:
-        return line
-
-
 def _cell(value) -> str:
     if value is None:
         return ""
     return repr(value) if isinstance(value, float) else str(value)
 
 
-def csv_lines(report: ExperimentReport) -> Iterator[str]:
+def report_csv_lines(report: ExperimentReport) -> Iterator[str]:
     """One row per metric; empty cells where nothing can be computed yet."""
-    writer = csv.writer(_Line())
-    yield writer.writerow(CSV_HEADER)
-    for result in report.metrics:
-        row = metric_dict(result)
-        arms = [
-            row["arms"][v][column]
-            for v in Variant.values
-            for column in ("visitors", "numerator", "denominator", "estimate")
-        ]
-        fixed, sequential = row["fixed"] or {}, row["sequential"] or {}
-        cells = [
-            row["key"],
-            row["role"],
-            row["direction"],
-            row["unit"],
-            *arms,
-            row["difference"],
-            fixed.get("low"),
-            fixed.get("high"),
-            fixed.get("p_value"),
-            sequential.get("low"),
-            sequential.get("high"),
-            sequential.get("p_value"),
-            row["decided_by"],
-            row["verdict"],
-            row["planning"]["minimum_detectable_effect"],
-            row["planning"]["visitors_needed"],
-        ]
-        yield writer.writerow([_cell(c) for c in cells])
+    return csv_lines(CSV_HEADER, (_csv_row(result) for result in report.metrics))
+
+
+def _csv_row(result: MetricResult) -> list[str]:
+    row = metric_dict(result)
+    arms = [
+        row["arms"][v][column]
+        for v in Variant.values
+        for column in ("visitors", "numerator", "denominator", "estimate")
+    ]
+    fixed, sequential = row["fixed"] or {}, row["sequential"] or {}
+    planning = row["planning"]
+    cells = [
+        row["key"],
+        row["role"],
+        row["direction"],
+        row["unit"],
+        *arms,
+        row["difference"],
+        fixed.get("low"),
+        fixed.get("high"),
+        fixed.get("p_value"),
+        sequential.get("low"),
+        sequential.get("high"),
+        sequential.get("p_value"),
+        row["decided_by"],
+        row["verdict"],
+        planning["minimum_detectable_effect"],
+        planning["visitors_needed"],
+    ]
+    return [_cell(c) for c in cells]

@@ -98,11 +98,7 @@ def variant_stats(
     """Numbers for A and B in the current phase, from ``since`` on when given."""
     start, end = analysis_window(experiment, since)
     stored = outcomes.registered()
-    predictions = _in_window(
-        stored.answered.objects.filter(experiment=experiment.name, variant__in=Variant.values),
-        start,
-        end,
-    )
+    predictions, failures = _windowed(experiment, start, end)
     answered = _by_variant(
         predictions,
         n=Count("pk"),
@@ -110,10 +106,7 @@ def variant_stats(
         feedback_n=Count("pk", filter=Q(**{f"{stored.verdict}__isnull": False})),
         correct_n=Count("pk", filter=Q(**{stored.verdict: True})),
     )
-    failed = _by_variant(
-        _in_window(stored.failed.objects.filter(experiment=experiment.name), start, end),
-        n=Count("pk"),
-    )
+    failed = _by_variant(failures, n=Count("pk"))
     visitors = _by_variant(
         _in_window(
             Assignment.objects.filter(experiment=experiment, phase=experiment.phase), start, end
