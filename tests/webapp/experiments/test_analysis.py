@@ -16,7 +16,7 @@ from tests.webapp.reviews.factories import (
 )
 from webapp.experiments.analysis import METRICS, PRIMARY
 from webapp.experiments.models import Decision, Experiment
-from webapp.experiments.selectors import metric_results
+from webapp.experiments.selectors import metric_results, primary_over_time
 from webapp.experiments.statistics import (
     RatioSums,
     compare,
@@ -243,3 +243,12 @@ def test_fixed_decision_is_an_experiment_setting(experiment):
     assert rate.comparison.fixed.low > 0 > rate.comparison.sequential.low
     assert rate.verdict == "better"
     assert rate.mde is not None and rate.visitors_needed > 400
+
+
+def test_the_series_over_time_ends_at_the_current_figures(clustered):
+    series = primary_over_time(clustered)
+    now = result(clustered, "feedback_rate").comparison
+    assert series[-1].difference == pytest.approx(now.difference)
+    assert (series[-1].sequential.low, series[-1].sequential.high) == pytest.approx(
+        (now.sequential.low, now.sequential.high)
+    )

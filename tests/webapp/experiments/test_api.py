@@ -12,12 +12,16 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from tests.webapp.experiments.test_analysis import visitor
+from tests.webapp.reviews.factories import (
+    FailedPredictionFactory,
+    FeedbackFactory,
+    PredictionFactory,
+)
 from webapp.experiments.analysis import METRICS
 from webapp.experiments.export import CSV_HEADER
 from webapp.experiments.models import Experiment
 from webapp.experiments.selectors import metric_results
-from webapp.reviews.models import Prediction
+from webapp.reviews.models import Feedback, Prediction
 
 
 def stats_url(experiment: Experiment, csv_file: bool = False) -> str:
@@ -27,22 +31,30 @@ def stats_url(experiment: Experiment, csv_file: bool = False) -> str:
 
 @pytest.fixture
 def measured(experiment) -> Experiment:
-    """300 visitors per arm over the last three hours: 40% of A's predictions get feedback,
-    70% of B's; a few failures on each side."""
-    for i in range(300):
-        visitor(
-            experiment, "A", f"a{i}", 1, int(i < 120), correct=int(i < 100), failures=int(i < 3)
-        )
-        visitor(
-            experiment, "B", f"b{i}", 1, int(i < 210), correct=int(i < 160), failures=int(i < 6)
-        )
+    """300 visitors per arm, one prediction each, over the last three hours: 40% of A's get
+    feedback, 70% of B's; a few failures on each side."""
     start = timezone.now() - timedelta(hours=3)
     Experiment.objects.filter(pk=experiment.pk).update(phase_started_at=start)
-    for n, prediction in enumerate(Prediction.objects.order_by("visitor_id")):
-        Prediction.objects.filter(pk=prediction.pk).update(
-            created_at=start + timedelta(seconds=10 * (n % 1000))
-        )
     experiment.refresh_from_db()
+    shape = {"A": (120, 100, 3), "B": (210, 160, 6)}  # feedback, correct, failures
+    rows = Prediction.objects.bulk_create(
+        PredictionFactory.build(experiment=experiment.name, variant=v, visitor_id=f"{v}{i}")
+        for v in shape
+        for i in range(300)
+    )
+    Feedback.objects.bulk_create(
+        FeedbackFactory.build(prediction=row, correct=int(row.visitor_id[1:]) < shape[v][1])
+        for row in rows
+        for v in [row.variant]
+        if int(row.visitor_id[1:]) < shape[v][0]
+    )
+    for v, (_, _, failed) in shape.items():
+        for i in range(failed):
+            FailedPredictionFactory(experiment=experiment.name, variant=v, visitor_id=f"{v}{i}")
+    for hour in range(3):  # a third of the visitors in each hour
+        Prediction.objects.filter(pk__in=[r.pk for r in rows[hour::3]]).update(
+            created_at=start + timedelta(hours=hour, minutes=30)
+        )
     return experiment
 
 
