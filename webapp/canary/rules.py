@@ -56,7 +56,7 @@ def guardrail_alpha(guardrails: int = len(GUARDRAILS)) -> float:
 
 def worse_with_confidence(metric: Metric, difference, variance, visitors: int, alpha: float):
     """B's sequential 1 - alpha interval lies wholly on the worse side of zero (elementwise
-    on arrays of differences and variances, as bench/peeking.py uses it)."""
+    on arrays of differences and variances, as tests/webapp/experiments/peeking.py uses it)."""
     low, high = sequential_bounds(difference, variance, visitors, alpha)
     return high < 0 if metric.direction == Direction.HIGHER else low > 0
 

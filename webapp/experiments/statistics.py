@@ -48,8 +48,8 @@ def delta_variance(s: RatioSums):
     Deng, Knoblich & Lu (2018), "Applying the Delta Method in Metric Analytics", KDD,
     section 3: with R = x̄/ȳ, Var(R) ≈ (s²_x - 2 R s_xy + R² s²_y) / (n ȳ²), where s² and s_xy
     are the sample (co)variances of the per-visitor values. Arithmetic only, so it works
-    elementwise on sums that are numpy arrays too (as the simulation in bench/peeking.py
-    runs it).
+    elementwise on sums that are numpy arrays too (as the peeking simulation of the tests,
+    tests/webapp/experiments/peeking.py, runs it).
     """
     n, x, y, xx, yy, xy = s.n, s.x, s.y, s.xx, s.yy, s.xy
     mean_x, mean_y = x / n, y / n

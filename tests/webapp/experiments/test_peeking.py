@@ -1,9 +1,9 @@
-"""Continuous monitoring, simulated (bench/peeking.py, with the web app's own functions):
+"""Continuous monitoring, simulated (peeking.py, through the web app's own functions):
 500 experiments, a look after every batch of visitors. Under A/A the sequential test and the
 canary guard stay within their 5%, while the fixed-horizon test peeked at the same times
 does not; a real effect is still found."""
 
-from bench import peeking
+from tests.webapp.experiments import peeking
 
 EXPERIMENTS = 500
 

@@ -6,7 +6,7 @@ Visitors are drawn with numpy, clustered like real ones (a visitor's number of r
 and propensity to give feedback vary); every look runs the web app's own functions
 (webapp.experiments.statistics, webapp.canary.rules) on the cumulative per-visitor sums.
 
-    .venv/bin/python -m bench.peeking [experiments]     # the README's figures: 5000
+    .venv/bin/python -m tests.webapp.experiments.peeking 2000   # the README's figures
 """
 
 import os
@@ -135,7 +135,7 @@ def guard(
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
     rows = [
         ("page, A/A: false positives", page(n)),
         ("page, B +3 points feedback rate: power", page(n, lift=0.03)),
