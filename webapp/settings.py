@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",  # staff tokens for the experiment stats API
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_prometheus",

@@ -8,6 +8,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     *OPERATIONAL_URLS,
     path("", include("webapp.batch.urls")),
+    path("", include("webapp.experiments.urls")),
 ]
 
 handler400 = "webapp.site.errors.handler400"

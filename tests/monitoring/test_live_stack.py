@@ -232,7 +232,7 @@ def database_url(workdir) -> str:
         "from webapp.canary.models import CanaryGuard\n"
         f"experiment = Experiment.objects.get(name={EXPERIMENT!r})\n"
         "CanaryGuard.objects.create(experiment=experiment, min_sample_size=20, "
-        "min_feedback=5, check_interval_seconds=1, window_minutes=30)\n",
+        "check_interval_seconds=1, window_minutes=30)\n",
     )
     return url
 

@@ -1,6 +1,5 @@
 """REST API of batch analysis: upload a file, follow the job, download the results."""
 
-import csv
 import re
 import uuid
 from collections.abc import Iterable, Iterator
@@ -12,11 +11,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.parsers import MultiPartParser
-from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.downloads import DownloadView, csv_lines
 from core.errors import ApiError
 from core.schema import errors
 from webapp.batch import selectors, tasks, uploads
@@ -114,19 +113,19 @@ class BatchJobView(APIView):
         return Response(job_payload(job_or_404(job_id)))
 
 
-class _Line:
-    """csv.writer's file: hands back each formatted line instead of storing it."""
-
-    def write(self, line: str) -> str:
-        return line
-
-
-def csv_lines(rows: Iterable[tuple[int, str, str, float | None]]) -> Iterator[str]:
-    writer = csv.writer(_Line())
-    yield writer.writerow(CSV_HEADER)
-    for row, review, sentiment, confidence in rows:
-        shown = "" if confidence is None else f"{confidence:.4f}"
-        yield writer.writerow((row, spreadsheet_safe(review), sentiment, shown))
+def result_lines(rows: Iterable[tuple[int, str, str, float | None]]) -> Iterator[str]:
+    return csv_lines(
+        CSV_HEADER,
+        (
+            (
+                row,
+                spreadsheet_safe(review),
+                sentiment,
+                "" if confidence is None else f"{confidence:.4f}",
+            )
+            for row, review, sentiment, confidence in rows
+        ),
+    )
 
 
 def download_name(filename: str) -> str:
@@ -134,13 +133,7 @@ def download_name(filename: str) -> str:
     return f"{stem or 'reviews'}-sentiment.csv"
 
 
-class BatchResultsView(APIView):
-    def perform_content_negotiation(
-        self, request: Request, force: bool = False
-    ) -> tuple[BaseRenderer, str]:
-        # The CSV is not a DRF rendering; whatever Accept says, errors are JSON.
-        return super().perform_content_negotiation(request, force=True)
-
+class BatchResultsView(DownloadView):
     @extend_schema(
         responses={
             (200, "text/csv"): OpenApiResponse(
@@ -166,7 +159,7 @@ class BatchResultsView(APIView):
                 status.HTTP_409_CONFLICT,
             )
         response = StreamingHttpResponse(
-            csv_lines(selectors.result_rows(job)), content_type="text/csv; charset=utf-8"
+            result_lines(selectors.result_rows(job)), content_type="text/csv; charset=utf-8"
         )
         response["Content-Disposition"] = f'attachment; filename="{download_name(job.filename)}"'
         return response

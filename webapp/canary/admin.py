@@ -20,15 +20,13 @@ if TYPE_CHECKING:
 
 GUARD_FIELDSETS: "Fieldsets" = (
     (
-        "Thresholds for B (compared with A)",
+        "Hard thresholds for B (compared with A)",
         {
             "fields": (
                 "enabled",
                 "max_error_rate_increase",
                 "max_p95_latency_ms",
-                "max_correct_rate_drop",
                 "min_sample_size",
-                "min_feedback",
             )
         },
     ),
@@ -70,7 +68,6 @@ class CanaryGuardAdmin(admin.ModelAdmin):
         "enabled",
         "max_error_rate_increase",
         "max_p95_latency_ms",
-        "max_correct_rate_drop",
         "min_sample_size",
         "last_outcome",
         "last_checked_at",

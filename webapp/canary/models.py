@@ -1,7 +1,8 @@
 """The canary guard of an experiment: thresholds B must stay within, and what it did.
 
-A periodic task compares variant B (the canary) with A over a recent window and rolls the
-experiment back when B breaches a threshold; after enough healthy checks it suggests (or,
+A periodic task rolls the experiment back when a guardrail metric of B (the canary) is worse
+than A's with confidence over the phase (webapp.canary.rules), or when B breaks a hard
+threshold over a recent window; after enough healthy checks it suggests (or,
 when allowed, performs) the promotion of B.
 """
 
@@ -34,23 +35,11 @@ class CanaryGuard(models.Model):
         validators=[MinValueValidator(1.0)],
         help_text="Largest allowed 95th percentile of B's prediction latency.",
     )
-    max_correct_rate_drop = models.FloatField(
-        "max correct-feedback drop",
-        default=0.10,
-        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
-        help_text="Largest allowed correct-feedback rate of A minus that of B, as a fraction.",
-    )
     min_sample_size = models.PositiveIntegerField(
         default=50,
         validators=[MinValueValidator(1)],
         help_text="Requests (answered and failed) each variant needs in the window before "
         "the guard judges; below it the check is 'insufficient data'.",
-    )
-    min_feedback = models.PositiveIntegerField(
-        default=20,
-        validators=[MinValueValidator(1)],
-        help_text="Feedback answers each variant needs before the correct-feedback rule "
-        "applies (feedback is much rarer than requests).",
     )
     check_interval_seconds = models.PositiveIntegerField(
         default=60,

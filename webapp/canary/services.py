@@ -19,7 +19,7 @@ from webapp.canary.rules import Thresholds, Verdict, evaluate, requests_of
 from webapp.experiments import notifications
 from webapp.experiments import services as experiments
 from webapp.experiments.models import Experiment, Status, WebhookEvent, share
-from webapp.experiments.selectors import variant_stats
+from webapp.experiments.selectors import metric_results, variant_stats
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,8 @@ def check_guard(guard_id: int, *, now: datetime | None = None) -> str | None:
     limits = Thresholds.of(guard)
     try:
         stats = variant_stats(experiment, since=since)
-        verdict = evaluate(stats["A"], stats["B"], limits)
+        # Guardrails over the whole phase: the sequential test is valid for a growing sample.
+        verdict = evaluate(stats["A"], stats["B"], limits, metric_results(experiment))
     except Exception:
         metrics.CANARY_CHECKS.labels(experiment.name, Outcome.ERROR).inc()
         CanaryGuard.objects.filter(pk=guard.pk).update(last_outcome=Outcome.ERROR)

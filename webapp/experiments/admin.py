@@ -214,6 +214,7 @@ class ExperimentAdmin(admin.ModelAdmin):
                 )
             },
         ),
+        ("Analysis", {"fields": ("analysis_decision",)}),
         (
             "Times",
             {"fields": ("started_at", "ended_at", "phase_started_at", "created_at", "updated_at")},
@@ -404,7 +405,10 @@ class ExperimentAdmin(admin.ModelAdmin):
             "a": report.stats["A"],
             "b": report.stats["B"],
             "charts": [charts.rate_chart(report.stats), charts.latency_chart(report.stats)],
-            "interval": charts.interval_plot(report.correct_rate_test),
+            "primary": report.primary,
+            "primary_plot": charts.interval_plot(report.primary),
+            "guardrails": [(r, charts.interval_plot(r)) for r in report.guardrails],
+            "over_time": charts.time_chart(selectors.primary_over_time(experiment)),
             "split": charts.split_bar(report.sample_ratio),
         }
         return TemplateResponse(request, "admin/experiments/experiment/stats.html", context)

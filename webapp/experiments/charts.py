@@ -4,11 +4,18 @@ The page's policy forbids inline scripts and styles, so charts are SVG whose siz
 attributes; colours come from classes in static/experiments/stats.css.
 """
 
+import math
 from dataclasses import dataclass
 
-from webapp.experiments.selectors import VariantStats
-from webapp.experiments.statistics import ProportionTest, SampleRatioCheck
-from webapp.experiments.templatetags.experiment_format import count, ms, percent, points
+from webapp.experiments.selectors import MetricResult, TimePoint, VariantStats
+from webapp.experiments.statistics import SampleRatioCheck
+from webapp.experiments.templatetags.experiment_format import (
+    count,
+    difference,
+    ms,
+    percent,
+    points,
+)
 
 WIDTH = 560
 LABEL_WIDTH = 120
@@ -112,8 +119,10 @@ class IntervalPlot:
     height: int
     axis_y: int
     x_zero: str
-    x_low: str
+    x_low: str  # the deciding interval, drawn thick
     x_high: str
+    x_other_low: str  # the other interval, drawn thin below it
+    x_other_high: str
     x_point: str
     ticks: list[tuple[str, str]]  # (x, label)
     low_text: str
@@ -121,36 +130,91 @@ class IntervalPlot:
     verdict: str  # "better", "worse" or "unclear": the colour of the interval
 
 
-def interval_plot(test: ProportionTest | None) -> IntervalPlot | None:
-    """The B - A difference and its confidence interval on an axis centred on zero."""
-    if test is None:
+def interval_plot(result: MetricResult) -> IntervalPlot | None:
+    """The B - A difference and its two intervals on an axis centred on zero."""
+    comparison, deciding = result.comparison, result.deciding
+    if comparison is None or deciding is None:
         return None
-    extent = max(abs(test.ci_low), abs(test.ci_high), 0.02) * 1.15
+    other = comparison.fixed if deciding is comparison.sequential else comparison.sequential
+    bounds = (deciding.low, deciding.high, other.low, other.high)
+    floor = 0.02 if result.metric.unit == "fraction" else 1.0
+    extent = max(*(abs(b) for b in bounds if math.isfinite(b)), floor) * 1.15
     margin = 40
     half = WIDTH / 2 - margin
 
     def x(value: float) -> str:
-        return _n(WIDTH / 2 + value / extent * half)
+        return _n(WIDTH / 2 + max(-extent, min(extent, value)) / extent * half)
 
     tick = extent / 1.15
-    if test.ci_low > 0:
-        verdict = "better"
-    elif test.ci_high < 0:
-        verdict = "worse"
-    else:
-        verdict = "unclear"
+    unit = result.metric.unit
     return IntervalPlot(
         width=WIDTH,
         height=64,
-        axis_y=26,
+        axis_y=22,
         x_zero=x(0.0),
-        x_low=x(test.ci_low),
-        x_high=x(test.ci_high),
-        x_point=x(test.difference),
-        ticks=[(x(-tick), points(-tick)), (x(0.0), "0"), (x(tick), points(tick))],
-        low_text=points(test.ci_low),
-        high_text=points(test.ci_high),
-        verdict=verdict,
+        x_low=x(deciding.low),
+        x_high=x(deciding.high),
+        x_other_low=x(other.low),
+        x_other_high=x(other.high),
+        x_point=x(comparison.difference),
+        ticks=[
+            (x(-tick), difference(-tick, unit)),
+            (x(0.0), "0"),
+            (x(tick), difference(tick, unit)),
+        ],
+        low_text=difference(deciding.low, unit),
+        high_text=difference(deciding.high, unit),
+        verdict=result.verdict,
+    )
+
+
+@dataclass(frozen=True)
+class TimeChart:
+    width: int
+    height: int
+    x_axis: str  # y of the zero line
+    band: str  # polygon points of the sequential interval
+    line: str  # polyline points of the difference
+    ticks: list[tuple[str, str]]  # (y, label) on the left
+    first: str  # time labels under the ends
+    last: str
+
+
+MIN_POINTS = 2  # a line needs two
+TIME_HEIGHT = 180
+TIME_LEFT = 70
+
+
+def time_chart(series: list[TimePoint]) -> TimeChart | None:
+    """The cumulative B - A of the primary metric after each hour or day, with its
+    sequential interval as a band: the band may be looked at every time, so its exclusion
+    of zero at any point is a valid finding."""
+    if len(series) < MIN_POINTS:
+        return None
+    values = [v for p in series for v in (p.sequential.low, p.sequential.high, p.difference)]
+    extent = max(*(abs(v) for v in values if math.isfinite(v)), 0.01) * 1.1
+    room = WIDTH - TIME_LEFT - 10
+    mid = TIME_HEIGHT / 2
+
+    def y(value: float) -> float:
+        return mid - max(-extent, min(extent, value)) / extent * (mid - 8)
+
+    def x(i: int) -> float:
+        return TIME_LEFT + room * i / (len(series) - 1)
+
+    upper = [f"{_n(x(i))},{_n(y(p.sequential.high))}" for i, p in enumerate(series)]
+    lower = [f"{_n(x(i))},{_n(y(p.sequential.low))}" for i, p in enumerate(series)]
+    line = [f"{_n(x(i))},{_n(y(p.difference))}" for i, p in enumerate(series)]
+    tick = extent / 1.1
+    return TimeChart(
+        width=WIDTH,
+        height=TIME_HEIGHT,
+        x_axis=_n(y(0.0)),
+        band=" ".join(upper + lower[::-1]),
+        line=" ".join(line),
+        ticks=[(_n(y(tick)), points(tick)), (_n(y(0.0)), "0"), (_n(y(-tick)), points(-tick))],
+        first=series[0].at.strftime("%Y-%m-%d %H:%M"),
+        last=series[-1].at.strftime("%Y-%m-%d %H:%M"),
     )
 
 

@@ -74,6 +74,13 @@ class Source(models.TextChoices):
     PROMOTE = "promote", "Promotion (everyone B)"
 
 
+class Decision(models.TextChoices):
+    """Which of a metric's two intervals decides the headline and the canary guard."""
+
+    SEQUENTIAL = "sequential", "Sequential (valid however often one looks)"
+    FIXED = "fixed", "Fixed horizon (one look at a planned sample size)"
+
+
 class Experiment(models.Model):
     # Predictions refer to experiments by name (max 64), so the name never changes.
     name = models.SlugField(max_length=64, unique=True)
@@ -114,6 +121,18 @@ class Experiment(models.Model):
         default=False,
         help_text="This experiment sets the x-user-experiment cookie the mesh routes on. "
         "Only one experiment can.",
+    )
+    analysis_decision = models.CharField(
+        "decided by",
+        max_length=16,
+        choices=Decision.choices,
+        default=Decision.SEQUENTIAL,
+        # Also in the database: rows written by older code (and data migrations) get it.
+        db_default=Decision.SEQUENTIAL,
+        help_text="The interval that decides the statistics page's verdicts. A fixed-horizon "
+        "interval is only valid when read once, at a sample size planned in advance; the "
+        "sequential one stays valid however often it is read. The canary guard, which "
+        "looks continuously, always uses the sequential one.",
     )
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)

@@ -1,4 +1,5 @@
-"""Reads: per-variant statistics of an experiment and the report behind its statistics page.
+"""Reads: per-variant statistics of an experiment, its metrics compared at the visitor level,
+and the report behind its statistics page and stats API.
 
 Statistics cover the experiment's current phase (a new phase re-draws the visitors, so
 earlier data describes other groups) and stop when it was rolled back or promoted (from then
@@ -6,19 +7,32 @@ on everybody sees the same variant, which says nothing about A against B).
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from django.db.models import Avg, Count, Q, QuerySet, Sum
+from django.db import connection
+from django.db.models import Avg, Count, IntegerField, Q, QuerySet, Sum, Value
+from django.utils import timezone
 
 from webapp.experiments import outcomes
-from webapp.experiments.models import Assignment, Experiment, Source, Status, Variant
+from webapp.experiments.analysis import METRICS, PRIMARY, Direction, Metric, Role
+from webapp.experiments.models import Assignment, Decision, Experiment, Source, Status, Variant
 from webapp.experiments.statistics import (
-    ProportionTest,
+    Comparison,
+    Interval,
+    RatioSums,
     SampleRatioCheck,
+    compare,
+    minimum_detectable_effect,
     nearest_rank,
+    quantile_ranks,
+    quantile_variance,
+    ratio_variance,
     sample_ratio_check,
-    two_proportion_test,
+    visitors_needed,
 )
+
+# Planning asks how many visitors would detect a change of this size relative to A.
+PLANNING_RELATIVE_EFFECT = 0.10
 
 
 @dataclass(frozen=True)
@@ -42,9 +56,17 @@ class ExperimentReport:
     since: datetime | None
     until: datetime | None
     stats: dict[str, VariantStats]
-    correct_rate_test: ProportionTest | None  # B against A
+    metrics: list["MetricResult"]  # in the order of analysis.METRICS
     sample_ratio: SampleRatioCheck | None  # hash-assigned visitors only
     client_visitors: int  # chose their variant themselves; not part of the split check
+
+    @property
+    def primary(self) -> "MetricResult":
+        return next(r for r in self.metrics if r.metric.role == Role.PRIMARY)
+
+    @property
+    def guardrails(self) -> list["MetricResult"]:
+        return [r for r in self.metrics if r.metric.role == Role.GUARDRAIL]
 
 
 def analysis_window(
@@ -76,11 +98,7 @@ def variant_stats(
     """Numbers for A and B in the current phase, from ``since`` on when given."""
     start, end = analysis_window(experiment, since)
     stored = outcomes.registered()
-    predictions = _in_window(
-        stored.answered.objects.filter(experiment=experiment.name, variant__in=Variant.values),
-        start,
-        end,
-    )
+    predictions, failures = _windowed(experiment, start, end)
     answered = _by_variant(
         predictions,
         n=Count("pk"),
@@ -88,10 +106,7 @@ def variant_stats(
         feedback_n=Count("pk", filter=Q(**{f"{stored.verdict}__isnull": False})),
         correct_n=Count("pk", filter=Q(**{stored.verdict: True})),
     )
-    failed = _by_variant(
-        _in_window(stored.failed.objects.filter(experiment=experiment.name), start, end),
-        n=Count("pk"),
-    )
+    failed = _by_variant(failures, n=Count("pk"))
     visitors = _by_variant(
         _in_window(
             Assignment.objects.filter(experiment=experiment, phase=experiment.phase), start, end
@@ -127,7 +142,6 @@ def variant_stats(
 def experiment_report(experiment: Experiment) -> ExperimentReport:
     start, end = analysis_window(experiment)
     stats = variant_stats(experiment)
-    a, b = stats[Variant.A], stats[Variant.B]
     phase = Assignment.objects.filter(experiment=experiment, phase=experiment.phase)
     split = phase.filter(source=Source.HASH).aggregate(
         a=Count("pk", filter=Q(variant=Variant.A)),
@@ -139,7 +153,250 @@ def experiment_report(experiment: Experiment) -> ExperimentReport:
         since=start,
         until=end,
         stats=stats,
-        correct_rate_test=two_proportion_test(a.correct, a.feedback, b.correct, b.feedback),
+        metrics=metric_results(experiment),
         sample_ratio=sample_ratio_check(split["a"], split["b"], split["expected_b"] or 0.0),
         client_visitors=phase.filter(source=Source.CLIENT).count(),
     )
+
+
+# --- metrics at the visitor level -----------------------------------------------------------
+
+# What each visitor of an arm did in the window; metrics are ratios of their sums.
+VISITOR_COLUMNS = ("n_requests", "n_answered", "n_failed", "n_feedback", "n_correct")
+
+
+@dataclass(frozen=True)
+class ArmResult:
+    visitors: int
+    numerator: float | None  # None for a quantile
+    denominator: float
+    estimate: float | None
+    variance: float | None  # of the estimate
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    metric: Metric
+    arms: dict[str, ArmResult]
+    comparison: Comparison | None  # None until both arms have two visitors with data
+    decides: str  # Decision: which interval decides
+    mde: float | None  # at the current sample size, fixed horizon, 80% power
+    planned_effect: float | None  # PLANNING_RELATIVE_EFFECT of A's estimate
+    visitors_needed: int | None  # for planned_effect at 80% power
+
+    @property
+    def deciding(self) -> Interval | None:
+        if self.comparison is None:
+            return None
+        if self.decides == Decision.FIXED:
+            return self.comparison.fixed
+        return self.comparison.sequential
+
+    @property
+    def verdict(self) -> str:
+        """better, worse (with confidence, by the deciding interval) or unclear."""
+        interval = self.deciding
+        if interval is None or interval.low <= 0 <= interval.high:
+            return "unclear"
+        higher = interval.low > 0
+        return "better" if higher == (self.metric.direction == Direction.HIGHER) else "worse"
+
+
+def _sql_of(queryset: QuerySet) -> tuple[str, tuple]:
+    return queryset.query.get_compiler(using=queryset.db).as_sql()
+
+
+def _visitor_sums(per_visitor: QuerySet, columns: tuple[str, ...]) -> dict[str, dict]:
+    """Per variant: visitors, and the sums, squares and cross-products of ``columns`` over
+    them, computed by the database (``per_visitor`` is grouped by variant and visitor, and
+    may be a union whose rows are summed per visitor first), so nothing per visitor is
+    loaded into Python."""
+    q = connection.ops.quote_name
+    inner, params = _sql_of(per_visitor)
+    regrouped = ", ".join(f"SUM({q(c)}) AS {q(c)}" for c in columns)
+    pairs = [(a, b) for i, a in enumerate(columns) for b in columns[i:]]
+    sums = ", ".join(
+        [f"SUM({q(c)}) AS {q(c)}" for c in columns]
+        + [f"SUM({q(a)} * {q(b)}) AS {q(f'{a}*{b}')}" for a, b in pairs]
+    )
+    # Only quoted constant names are formatted in; every value is a parameter.
+    sql = (
+        f"SELECT {q('variant')}, COUNT(*) AS {q('n')}, {sums} FROM ("  # noqa: S608
+        f"SELECT {q('variant')}, {q('visitor_id')}, {regrouped} FROM ({inner}) AS {q('u')} "
+        f"GROUP BY {q('variant')}, {q('visitor_id')}) AS {q('v')} GROUP BY {q('variant')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column[0] for column in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return {
+        row["variant"]: {k: v if k == "variant" else float(v or 0) for k, v in row.items()}
+        for row in rows
+    }
+
+
+def _ratio_sums(row: dict | None, numerator: str, denominator: str) -> RatioSums:
+    if row is None:
+        return RatioSums(0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    x, y = numerator, denominator
+    xy = row[f"{x}*{y}"] if f"{x}*{y}" in row else row[f"{y}*{x}"]
+    return RatioSums(int(row["n"]), row[x], row[y], row[f"{x}*{x}"], row[f"{y}*{y}"], xy)
+
+
+def _windowed(experiment: Experiment, start, end) -> tuple[QuerySet, QuerySet]:
+    stored = outcomes.registered()
+    answered = _in_window(
+        stored.answered.objects.filter(experiment=experiment.name, variant__in=Variant.values),
+        start,
+        end,
+    )
+    failed = _in_window(
+        stored.failed.objects.filter(experiment=experiment.name, variant__in=Variant.values),
+        start,
+        end,
+    )
+    return answered, failed
+
+
+def _per_visitor(answered: QuerySet, failed: QuerySet) -> QuerySet:
+    verdict = outcomes.registered().verdict
+    zero = Value(0, output_field=IntegerField())
+    by_visitor = ("variant", "visitor_id")
+    return (
+        answered.values(*by_visitor)
+        .annotate(
+            n_requests=Count("pk"),
+            n_answered=Count("pk"),
+            n_failed=zero,
+            n_feedback=Count("pk", filter=Q(**{f"{verdict}__isnull": False})),
+            n_correct=Count("pk", filter=Q(**{verdict: True})),
+        )
+        .order_by()
+        .union(
+            failed.values(*by_visitor)
+            .annotate(
+                n_requests=Count("pk"),
+                n_answered=zero,
+                n_failed=Count("pk"),
+                n_feedback=zero,
+                n_correct=zero,
+            )
+            .order_by(),
+            all=True,
+        )
+    )
+
+
+def _value_at(answered: QuerySet, variant: str, rank: int) -> float:
+    ordered = answered.filter(variant=variant).order_by("latency_ms")
+    return ordered.values_list("latency_ms", flat=True)[rank]
+
+
+def _quantile_arms(metric: Metric, answered: QuerySet) -> dict[str, ArmResult]:
+    """Each arm's quantile, and its variance from the delta-method interval of the share of
+    events at or below it (statistics.quantile_ranks)."""
+    quantile = metric.quantile or 0.5
+    counts = _by_variant(answered, n=Count("pk"))
+    estimates = {
+        v: _value_at(answered, v, nearest_rank(int(counts[v]["n"]), quantile))
+        for v in Variant.values
+        if counts.get(v, {}).get("n")
+    }
+    below = Q()
+    for variant, value in estimates.items():
+        below |= Q(variant=variant, latency_ms__lte=value)
+    sums = _visitor_sums(
+        answered.values("variant", "visitor_id")
+        .annotate(n_below=Count("pk", filter=below), n_answered=Count("pk"))
+        .order_by(),
+        ("n_below", "n_answered"),
+    )
+    arms = {}
+    for variant in Variant.values:
+        n_events = int(counts.get(variant, {}).get("n", 0))
+        share = _ratio_sums(sums.get(variant), "n_below", "n_answered")
+        share_variance = ratio_variance(share)
+        variance = None
+        if share_variance is not None:
+            low, high = quantile_ranks(n_events, quantile, share_variance**0.5)
+            variance = quantile_variance(
+                _value_at(answered, variant, low), _value_at(answered, variant, high)
+            )
+        arms[variant] = ArmResult(share.n, None, n_events, estimates.get(variant), variance)
+    return arms
+
+
+def _ratio_arms(metric: Metric, sums: dict[str, dict]) -> dict[str, ArmResult]:
+    arms = {}
+    for variant in Variant.values:
+        s = _ratio_sums(sums.get(variant), metric.numerator or "", metric.denominator)
+        arms[variant] = ArmResult(s.n, s.x, s.y, s.estimate, ratio_variance(s))
+    return arms
+
+
+def _result(metric: Metric, arms: dict[str, ArmResult], decides: str) -> MetricResult:
+    a, b = arms[Variant.A], arms[Variant.B]
+    comparison = mde = effect = needed = None
+    if (
+        a.estimate is not None
+        and b.estimate is not None
+        and a.variance is not None
+        and b.variance is not None
+    ):
+        visitors = a.visitors + b.visitors
+        comparison = compare(a.estimate, a.variance, b.estimate, b.variance, visitors)
+        mde = minimum_detectable_effect(comparison.variance)
+        effect = PLANNING_RELATIVE_EFFECT * abs(a.estimate) or None
+        if effect:
+            needed = visitors_needed(comparison.variance, comparison.visitors, effect)
+    return MetricResult(metric, arms, comparison, decides, mde, effect, needed)
+
+
+def metric_results(
+    experiment: Experiment, *, since: datetime | None = None, until: datetime | None = None
+) -> list[MetricResult]:
+    """Every metric of analysis.METRICS, B against A, with the visitor as the unit."""
+    start, end = analysis_window(experiment, since)
+    if until is not None:
+        end = min(until, end) if end else until
+    answered, failed = _windowed(experiment, start, end)
+    sums = _visitor_sums(_per_visitor(answered, failed), VISITOR_COLUMNS)
+    results = []
+    for metric in METRICS:
+        if metric.quantile is not None:
+            arms = _quantile_arms(metric, answered)
+        else:
+            arms = _ratio_arms(metric, sums)
+        results.append(_result(metric, arms, experiment.analysis_decision))
+    return results
+
+
+@dataclass(frozen=True)
+class TimePoint:
+    at: datetime
+    difference: float
+    sequential: Interval
+    fixed: Interval
+
+
+def primary_over_time(experiment: Experiment, *, points: int = 24) -> list[TimePoint]:
+    """The primary metric's cumulative B - A at the end of each hour (or day, for phases
+    longer than two days), thinned to at most ``points``; one query per point."""
+    start, end = analysis_window(experiment)
+    if start is None:
+        return []
+    end = end or timezone.now()
+    step = timedelta(hours=1) if end - start <= timedelta(days=2) else timedelta(days=1)
+    ticks = int((end - start) / step) + 1
+    every = max(1, -(-ticks // points))
+    series = []
+    for i in range(every, ticks + every, every):
+        at = min(start + i * step, end)
+        answered, failed = _windowed(experiment, start, at)
+        sums = _visitor_sums(_per_visitor(answered, failed), VISITOR_COLUMNS)
+        comparison = _result(PRIMARY, _ratio_arms(PRIMARY, sums), Decision.SEQUENTIAL).comparison
+        if comparison is not None:
+            series.append(
+                TimePoint(at, comparison.difference, comparison.sequential, comparison.fixed)
+            )
+    return series

@@ -327,7 +327,13 @@ def set_weight(experiment: Experiment, weight: float, *, actor: str) -> Experime
         return current
 
 
-EDITABLE_FIELDS = ("description", "steers_routing", "ramp_plan", "ramp_healthy_checks")
+EDITABLE_FIELDS = (
+    "description",
+    "steers_routing",
+    "ramp_plan",
+    "ramp_healthy_checks",
+    "analysis_decision",
+)
 
 
 def update_experiment(experiment: Experiment, *, actor: str, **changes: Any) -> Experiment:

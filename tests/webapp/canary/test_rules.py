@@ -2,16 +2,12 @@
 
 import pytest
 
-from webapp.canary.rules import Thresholds, evaluate
-from webapp.experiments.selectors import VariantStats
+from webapp.canary.rules import Thresholds, evaluate, guardrail_alpha
+from webapp.experiments.analysis import CORRECT_SHARE, ERROR_RATE, FEEDBACK_RATE
+from webapp.experiments.selectors import ArmResult, MetricResult, VariantStats
+from webapp.experiments.statistics import compare, sequential_interval
 
-LIMITS = Thresholds(
-    max_error_rate_increase=0.02,
-    max_p95_latency_ms=300.0,
-    max_correct_rate_drop=0.10,
-    min_sample_size=50,
-    min_feedback=20,
-)
+LIMITS = Thresholds(max_error_rate_increase=0.02, max_p95_latency_ms=300.0, min_sample_size=50)
 
 
 def stats(predictions=100, failures=0, p95=100.0, feedback=0, correct=0) -> VariantStats:
@@ -66,15 +62,30 @@ def test_latency_breach_reports_the_numbers():
     assert verdict.breaches == ["p95 latency of B 850 ms (at most 300 ms; A 120 ms)"]
 
 
-def test_correct_feedback_drop_needs_enough_feedback_on_both_sides():
-    a = stats(feedback=40, correct=36)  # 90 %
-    worse = stats(feedback=40, correct=28)  # 70 %
-    assert evaluate(a, worse, LIMITS).breaches == [
-        "correct feedback of B 70.0% vs A 90.0% (-20.0 points, at most -10.0)"
-    ]
-    assert evaluate(a, stats(feedback=40, correct=34), LIMITS).outcome == "healthy"
-    few = stats(feedback=19, correct=5)
-    assert evaluate(a, few, LIMITS).outcome == "healthy"
+def result(metric, difference, se, visitors=1000) -> MetricResult:
+    """A metric whose B - A is ``difference`` with standard error ``se``."""
+    arm = ArmResult(visitors // 2, 1.0, 2.0, 0.5, se * se / 2)
+    comparison = compare(0.5, se * se / 2, 0.5 + difference, se * se / 2, visitors)
+    return MetricResult(metric, {"A": arm, "B": arm}, comparison, "sequential", None, None, None)
+
+
+def test_guardrails_roll_back_only_when_worse_with_confidence_bonferroni_split():
+    alpha = guardrail_alpha()
+    assert alpha == pytest.approx(0.05 / 3)  # three guardrails share the 5%
+    # Sequential half-width at alpha / 3 with 1000 visitors, in units of the SE.
+    half = sequential_interval(0.0, 1.0, 1000, alpha).high
+    worse = result(CORRECT_SHARE, -(half + 0.1) * 0.01, 0.01)
+    within = result(CORRECT_SHARE, -(half - 0.1) * 0.01, 0.01)
+    better = result(CORRECT_SHARE, (half + 0.1) * 0.01, 0.01)
+    assert evaluate(stats(), stats(), LIMITS, [within, better]).outcome == "healthy"
+    verdict = evaluate(stats(), stats(), LIMITS, [worse])
+    assert verdict.outcome == "breach"
+    assert verdict.breaches[0].startswith("correct share of B worse than A with confidence")
+    # Lower is better for the error rate: a higher B is the breach.
+    assert evaluate(stats(), stats(), LIMITS, [result(ERROR_RATE, 0.05, 0.01)]).breaches
+    assert not evaluate(stats(), stats(), LIMITS, [result(ERROR_RATE, -0.05, 0.01)]).breaches
+    # The primary metric never rolls back.
+    assert not evaluate(stats(), stats(), LIMITS, [result(FEEDBACK_RATE, -0.5, 0.01)]).breaches
 
 
 def test_every_breach_is_listed():

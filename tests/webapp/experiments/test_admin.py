@@ -33,6 +33,7 @@ def change_form(experiment: Experiment, **values) -> dict:
         "weight": str(experiment.weight),
         "ramp_plan": experiment.ramp_plan,
         "ramp_healthy_checks": str(experiment.ramp_healthy_checks),
+        "analysis_decision": experiment.analysis_decision,
         "_save": "Save",
     }
     inlines = {
@@ -224,6 +225,7 @@ def test_adding_an_experiment_records_who_created_it(db, admin_client):
             "ramp_plan": "10, 50, 100",
             "ramp_healthy_checks": "4",
             "salt": "abc123",
+            "analysis_decision": "sequential",
             **{
                 f"{prefix}-{field}": value
                 for prefix in ("changes", "canary_guard", "canary_events")

@@ -351,3 +351,12 @@ def test_a_ramp_plan_reads_as_steps():
         "guard it moves B to 50%; a breach rolls back to A."
     )
     assert Experiment(weight=0.1).describe_ramp().startswith("No ramp plan")
+
+
+def test_the_deciding_interval_is_an_edit_with_history(experiment):
+    assert experiment.analysis_decision == "sequential"
+    services.update_experiment(experiment, actor="bob", analysis_decision="fixed")
+    experiment.refresh_from_db()
+    assert experiment.analysis_decision == "fixed"
+    change = experiment.changes.get(field="analysis_decision")
+    assert (change.actor, change.old_value, change.new_value) == ("bob", "sequential", "fixed")

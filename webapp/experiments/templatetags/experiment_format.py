@@ -56,3 +56,16 @@ def decimal(value: float | None, digits: int = 2) -> str:
     if value is None:
         return NOTHING
     return f"{value:,.{int(digits)}f}".replace("-", MINUS)
+
+
+@register.filter
+def difference(value: float | None, unit: str = "fraction") -> str:
+    """A B - A difference: percentage points for fractions, signed milliseconds for times."""
+    if value is None or unit == "fraction":
+        return points(value)
+    return f"{value:+,.1f} ms".replace("-", MINUS)
+
+
+@register.filter
+def estimate(value: float | None, unit: str = "fraction") -> str:
+    return percent(value) if unit == "fraction" else ms(value)
