@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from core.known_secrets import PUBLISHED_VALUES
 from modelsvc import delivery, serving
 from modelsvc.config import ModelConfig
 from tests.support.artifacts import write_tiny_artifact
@@ -244,12 +245,15 @@ def test_the_token_is_never_sent_in_clear_text_over_the_network(tmp_path):
         delivery.fetch_artifact(config)
 
 
-def test_production_refuses_the_published_placeholder_token(release, artifact, tmp_path, settings):
-    """The repository's placeholder github token is never sent in production mode."""
-    from core.known_secrets import PUBLISHED_VALUES
-
+@pytest.mark.parametrize(
+    "placeholder",
+    sorted(value for value in PUBLISHED_VALUES if value.endswith("github-token")),
+)
+def test_production_refuses_the_published_placeholder_token(
+    release, artifact, tmp_path, settings, placeholder
+):
+    """The repository's placeholder github tokens are never sent in production mode."""
     settings.PRODUCTION = True
-    (placeholder,) = [value for value in PUBLISHED_VALUES if value.endswith("github-token")]
     config = config_for(release, tmp_path, sha256=artifact[1])
     Path(config.token_file).write_text(placeholder + "\n")
     with pytest.raises(delivery.ArtifactError, match="refuses MODEL_TOKEN_FILE") as refused:
