@@ -38,18 +38,6 @@ sys.exit(f"{url} did not answer within {sys.argv[2]} s")
 PYEOF
 }
 
-ports_free() {  # PORT...: fail early, naming the port, rather than talk to someone else's server
-  "$PY" - "$@" <<'PYEOF'
-import socket, sys
-for port in sys.argv[1:]:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", int(port)))
-        except OSError:
-            sys.exit(f"port {port} is in use: choose others (MESH_PORT, MESH_ADMIN_PORT, "
-                     "MODELSVC_PORT, WEBAPP_PORT, WEBAPP_V2_PORT)")
-PYEOF
-}
 
 tls_args=()
 tls_ports=()
@@ -59,7 +47,7 @@ if [[ -n ${MESH_TLS_CERT:-} || -n ${MESH_TLS_KEY:-} ]]; then
   tls_args=(--tls-cert "$MESH_TLS_CERT" --tls-key "$MESH_TLS_KEY" --tls-port "$MESH_TLS_PORT")
   tls_ports=("$MESH_TLS_PORT")
 fi
-ports_free "$MESH_PORT" "$MESH_ADMIN_PORT" "$MODELSVC_PORT" "$WEBAPP_PORT" "$WEBAPP_V2_PORT" \
+"$PY" scripts/ports_free.py "$MESH_PORT" "$MESH_ADMIN_PORT" "$MODELSVC_PORT" "$WEBAPP_PORT" "$WEBAPP_V2_PORT" \
   "${tls_ports[@]}"
 mkdir -p "$MESH_DIR"
 # The Envoy configuration first: a manifest the translator or Envoy rejects stops here.
