@@ -73,6 +73,7 @@ def test_mesh_script_routes_by_experiment_and_rate_limits(
             "MODELSVC_PORT",
             "WEBAPP_PORT",
             "WEBAPP_V2_PORT",
+            "WORKER_METRICS_PORT",
         )
     }
     cert, key = tls_certificate
@@ -91,7 +92,7 @@ def test_mesh_script_routes_by_experiment_and_rate_limits(
         "MESH_TLS_KEY": str(key),
         "MESH_ISTIO_DIR": str(istio_dir_with_https(meshgen, tmp_path)),
     }
-    env.pop("REDIS_URL", None)  # no Celery processes
+    env.pop("REDIS_URL", None)  # the worker and beat use the embedded broker
     log = tmp_path / "mesh.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
