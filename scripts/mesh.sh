@@ -40,21 +40,13 @@ mkdir -p "$MESH_DIR"
   --domain localhost --domain 127.0.0.1 --domain "$MESH_HOST" >"$MESH_DIR/envoy.yaml"
 "$ENVOY" --mode validate -c "$MESH_DIR/envoy.yaml" -l error >/dev/null
 
-# Only our own children are stopped: a `kill 0` would signal make too.
-pids=()
-stop() {
-  trap - INT TERM EXIT
-  kill -TERM "${pids[@]}" 2>/dev/null || true
-  wait 2>/dev/null || true
-}
-trap 'stop; exit 0' INT TERM
-trap 'stop' EXIT
-scripts/run-all.sh & pids+=($!)
+source scripts/children.sh
+child scripts/run-all.sh
 "$PY" scripts/wait_ready.py 120 "http://127.0.0.1:${MODELSVC_PORT}/health/live" \
   "http://127.0.0.1:${WEBAPP_PORT}/health/live" "http://127.0.0.1:${WEBAPP_V2_PORT}/health/live"
-"$ENVOY" -c "$MESH_DIR/envoy.yaml" --disable-hot-restart --concurrency 1 -l warn \
-  --log-path "$MESH_DIR/envoy.log" & pids+=($!)
-envoy_pid=$!
+child "$ENVOY" -c "$MESH_DIR/envoy.yaml" --disable-hot-restart --concurrency 1 -l warn \
+  --log-path "$MESH_DIR/envoy.log"
+envoy_pid=${pids[-1]}
 "$PY" scripts/wait_ready.py 30 "http://127.0.0.1:${MESH_ADMIN_PORT}/ready"
 kill -0 "$envoy_pid" 2>/dev/null || { echo "envoy stopped: see $MESH_DIR/envoy.log" >&2; exit 1; }
 

@@ -16,27 +16,18 @@ export MODEL_SERVICE_URL=${MODEL_SERVICE_URL:-http://127.0.0.1:${MODELSVC_PORT}}
 "$PY" scripts/ports_free.py "$MODELSVC_PORT" "$WEBAPP_PORT" "$WEBAPP_V2_PORT" \
   "$WORKER_METRICS_PORT"
 
-# Only our own children are stopped (a `kill 0` would signal make, or whatever started us,
-# too). Ctrl-C reaches them from the terminal as well; TERM makes sure, wait collects them.
-pids=()
-stop() {
-  trap - INT TERM EXIT
-  kill -TERM "${pids[@]}" 2>/dev/null || true
-  wait 2>/dev/null || true
-}
-trap 'stop; exit 0' INT TERM
-trap 'stop' EXIT
+source scripts/children.sh
 
-scripts/serve.sh modelsvc "$MODELSVC_PORT" & pids+=($!)
-APP_VARIANT=v1 scripts/serve.sh webapp "$WEBAPP_PORT" & pids+=($!)
-APP_VARIANT=v2 scripts/serve.sh webapp "$WEBAPP_V2_PORT" & pids+=($!)
+child scripts/serve.sh modelsvc "$MODELSVC_PORT"
+APP_VARIANT=v1 child scripts/serve.sh webapp "$WEBAPP_PORT"
+APP_VARIANT=v2 child scripts/serve.sh webapp "$WEBAPP_V2_PORT"
 # Task metrics are summed across the prefork pool through this folder.
 rm -rf "$VAR/metrics/worker"; mkdir -p "$VAR/metrics/worker"
 DJANGO_SETTINGS_MODULE=webapp.settings WORKER_METRICS_PORT=$WORKER_METRICS_PORT \
   WORKER_METRICS_ADDR=127.0.0.1 PROMETHEUS_MULTIPROC_DIR="$VAR/metrics/worker" \
-  .venv/bin/celery -A webapp.celery worker --loglevel=info & pids+=($!)
-DJANGO_SETTINGS_MODULE=webapp.settings .venv/bin/celery -A webapp.celery beat --loglevel=info \
-  --schedule "$VAR/celerybeat-schedule" & pids+=($!)
+  child .venv/bin/celery -A webapp.celery worker --loglevel=info
+DJANGO_SETTINGS_MODULE=webapp.settings \
+  child .venv/bin/celery -A webapp.celery beat --loglevel=info --schedule "$VAR/celerybeat-schedule"
 services=("${pids[@]}")
 
 broker="the embedded broker ($VAR/celery-broker.sqlite3)"

@@ -13,6 +13,7 @@ import requests
 
 from devtools.servers import REPO, collected_static, free_port
 from tests.reliability.harness import tiny_model_dir
+from tests.support.servers import start_script, wait_for_output
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -61,17 +62,9 @@ def test_make_run_serves_everything_with_a_worker_and_stops_cleanly(live_databas
     makefile = tmp_path / "Makefile"
     makefile.write_text(f"run:\n\t{REPO}/scripts/run-all.sh\n")
     log = tmp_path / "run.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            ["make", "-f", str(makefile), "run"],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    proc = start_script(["make", "-f", str(makefile), "run"], env, log)
     try:
-        wait_until(lambda: BANNER in log.read_text(errors="replace"), 120, log, "no banner")
+        wait_for_output(proc, log, BANNER, 120)
         # The banner comes only once every service answers its readiness check.
         for name in ("MODELSVC_PORT", "WEBAPP_PORT", "WEBAPP_V2_PORT"):
             url = f"http://127.0.0.1:{ports[name]}/health/ready"
