@@ -311,7 +311,7 @@ def test_the_endpoints_are_in_the_openapi_schema(client):
         assert "get" in paths[path], path
     for path in ("/v2/models/{name}/infer", "/v2/models/{name}/versions/{version}/infer"):
         operation = paths[path]["post"]
-        assert set(operation["responses"]) == {"200", "400", "404", "413", "503"}
+        assert set(operation["responses"]) == {"200", "400", "404", "413", "415", "503"}
         body = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
         assert body.startswith("#/components/schemas/InferenceRequest")
     error = schema["components"]["schemas"]["InferenceErrorResponse"]
