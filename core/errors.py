@@ -8,6 +8,7 @@ views, so no API client ever sees an HTML page or a stack trace.
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
 from rest_framework import exceptions, status
@@ -41,6 +42,14 @@ def json_error(code: str, message: str, status_code: int, **extra: Any) -> HttpR
     return HttpResponse(body, status=status_code, content_type=JSONRenderer.media_type)
 
 
+def too_large_message() -> str:
+    """What a 413 says: the limit, so that a client knows how far to shrink the body."""
+    return (
+        f"The request body is larger than the limit of "
+        f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes (MAX_BODY_BYTES)."
+    )
+
+
 def _first_message(detail: Any) -> tuple[str, str]:
     """The first (field path, message) of a nested DRF validation detail."""
     if isinstance(detail, dict):
@@ -70,7 +79,7 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, ApiError):
         return Response(error_body(exc.error_code, exc.message), status=exc.status_code)
     if isinstance(exc, RequestDataTooBig):
-        return Response(error_body("request_too_large", "The request body is too large."), 413)
+        return Response(error_body("request_too_large", too_large_message()), 413)
     if isinstance(exc, SuspiciousOperation):
         return Response(error_body("bad_request", "The request could not be understood."), 400)
     response = exception_handler(exc, context)
@@ -99,7 +108,7 @@ def is_too_large(exception) -> bool:
 
 def handler400(request: HttpRequest, exception=None) -> HttpResponse:
     if is_too_large(exception):
-        return json_error("request_too_large", "The request body is too large.", 413)
+        return json_error("request_too_large", too_large_message(), 413)
     return json_error("bad_request", "The request could not be understood.", 400)
 
 

@@ -67,12 +67,24 @@ TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
 
-# Input limits shared by both services' APIs.
+# Input limits shared by both services' APIs, the one place that sets them. The body limit
+# follows from the other two, so that the largest batch the API documents always fits: every
+# review at MAX_REVIEW_CHARS, each character in its widest JSON spelling short of a surrogate
+# pair ("\u00e9", 6 bytes: what Python's json writes for any non-ASCII character of the Basic
+# Multilingual Plane; raw UTF-8 takes at most 4), plus room for the JSON around the reviews.
 MAX_REVIEW_CHARS = env_int("MAX_REVIEW_CHARS", 5000)
 MAX_BATCH_REVIEWS = env_int("MAX_BATCH_REVIEWS", 1000)
-
-# Bodies are bounded before any view sees them; an oversize body answers 413.
-DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_BODY_BYTES", 2_621_440)
+JSON_BYTES_PER_CHAR = 6
+MIN_BODY_BYTES = MAX_BATCH_REVIEWS * (MAX_REVIEW_CHARS * JSON_BYTES_PER_CHAR + 64) + 65_536
+# Bodies are bounded before any view sees them; an oversize body answers 413 naming the limit.
+MAX_BODY_BYTES = env_int("MAX_BODY_BYTES", MIN_BODY_BYTES)
+if MAX_BODY_BYTES < MIN_BODY_BYTES:
+    raise ImproperlyConfigured(
+        f"MAX_BODY_BYTES={MAX_BODY_BYTES} cannot hold a batch of MAX_BATCH_REVIEWS="
+        f"{MAX_BATCH_REVIEWS} reviews of MAX_REVIEW_CHARS={MAX_REVIEW_CHARS} characters: "
+        f"it needs at least {MIN_BODY_BYTES} bytes"
+    )
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

@@ -22,35 +22,6 @@ MESH_ISTIO_DIR=${MESH_ISTIO_DIR:-deploy/istio}
 MESH_DIR=${VAR_DIR:-var}/mesh
 export MODELSVC_PORT WEBAPP_PORT WEBAPP_V2_PORT
 
-wait_http() {  # URL TIMEOUT_SECONDS: until URL answers 200
-  "$PY" - "$1" "$2" <<'PYEOF'
-import sys, time, urllib.request
-url, deadline = sys.argv[1], time.monotonic() + float(sys.argv[2])
-while time.monotonic() < deadline:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            if response.status == 200:
-                sys.exit(0)
-    except OSError:
-        pass
-    time.sleep(0.2)
-sys.exit(f"{url} did not answer within {sys.argv[2]} s")
-PYEOF
-}
-
-ports_free() {  # PORT...: fail early, naming the port, rather than talk to someone else's server
-  "$PY" - "$@" <<'PYEOF'
-import socket, sys
-for port in sys.argv[1:]:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", int(port)))
-        except OSError:
-            sys.exit(f"port {port} is in use: choose others (MESH_PORT, MESH_ADMIN_PORT, "
-                     "MODELSVC_PORT, WEBAPP_PORT, WEBAPP_V2_PORT)")
-PYEOF
-}
-
 tls_args=()
 tls_ports=()
 if [[ -n ${MESH_TLS_CERT:-} || -n ${MESH_TLS_KEY:-} ]]; then
@@ -59,7 +30,7 @@ if [[ -n ${MESH_TLS_CERT:-} || -n ${MESH_TLS_KEY:-} ]]; then
   tls_args=(--tls-cert "$MESH_TLS_CERT" --tls-key "$MESH_TLS_KEY" --tls-port "$MESH_TLS_PORT")
   tls_ports=("$MESH_TLS_PORT")
 fi
-ports_free "$MESH_PORT" "$MESH_ADMIN_PORT" "$MODELSVC_PORT" "$WEBAPP_PORT" "$WEBAPP_V2_PORT" \
+"$PY" scripts/ports_free.py "$MESH_PORT" "$MESH_ADMIN_PORT" "$MODELSVC_PORT" "$WEBAPP_PORT" "$WEBAPP_V2_PORT" \
   "${tls_ports[@]}"
 mkdir -p "$MESH_DIR"
 # The Envoy configuration first: a manifest the translator or Envoy rejects stops here.
@@ -69,15 +40,14 @@ mkdir -p "$MESH_DIR"
   --domain localhost --domain 127.0.0.1 --domain "$MESH_HOST" >"$MESH_DIR/envoy.yaml"
 "$ENVOY" --mode validate -c "$MESH_DIR/envoy.yaml" -l error >/dev/null
 
-trap 'trap - INT TERM EXIT; kill 0 2>/dev/null; wait' INT TERM EXIT
-scripts/run-all.sh &
-for port in "$MODELSVC_PORT" "$WEBAPP_PORT" "$WEBAPP_V2_PORT"; do
-  wait_http "http://127.0.0.1:${port}/health/live" 120
-done
-"$ENVOY" -c "$MESH_DIR/envoy.yaml" --disable-hot-restart --concurrency 1 -l warn \
-  --log-path "$MESH_DIR/envoy.log" &
-envoy_pid=$!
-wait_http "http://127.0.0.1:${MESH_ADMIN_PORT}/ready" 30
+source scripts/children.sh
+child scripts/run-all.sh
+"$PY" scripts/wait_ready.py 120 "http://127.0.0.1:${MODELSVC_PORT}/health/live" \
+  "http://127.0.0.1:${WEBAPP_PORT}/health/live" "http://127.0.0.1:${WEBAPP_V2_PORT}/health/live"
+child "$ENVOY" -c "$MESH_DIR/envoy.yaml" --disable-hot-restart --concurrency 1 -l warn \
+  --log-path "$MESH_DIR/envoy.log"
+envoy_pid=${pids[-1]}
+"$PY" scripts/wait_ready.py 30 "http://127.0.0.1:${MESH_ADMIN_PORT}/ready"
 kill -0 "$envoy_pid" 2>/dev/null || { echo "envoy stopped: see $MESH_DIR/envoy.log" >&2; exit 1; }
 
 url="http://${MESH_HOST}:${MESH_PORT}"

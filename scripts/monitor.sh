@@ -25,14 +25,19 @@ done
 mkdir -p "$OUT/data"
 .venv/bin/python monitoring/local/render.py "$OUT"
 promtool check config "$OUT/prometheus.yml" >/dev/null
+# Grafana's dashboards as links to Prometheus's graph page, one per panel query.
+LINKS="${VAR_DIR:-var}/monitor-links.md"
+.venv/bin/python monitoring/local/links.py "$LINKS" \
+  --prometheus "http://127.0.0.1:${PROMETHEUS_PORT}" --scrape-interval "$SCRAPE_INTERVAL"
 
 cat <<INFO
 Prometheus http://127.0.0.1:${PROMETHEUS_PORT}  (its menu: Alerts, Status > Targets)
 scraping model service :${MODELSVC_PORT}, web app v1 :${WEBAPP_PORT} and v2 :${WEBAPP_V2_PORT},
-Celery worker :${WORKER_METRICS_PORT} and Envoy admin :${ENVOY_ADMIN_PORT} (down unless a worker,
-or \`make mesh\`, runs), every ${SCRAPE_INTERVAL}.
+Celery worker :${WORKER_METRICS_PORT} (all of them started by \`make run\`) and Envoy admin
+:${ENVOY_ADMIN_PORT} (down unless \`make mesh\` runs), every ${SCRAPE_INTERVAL}.
 Try: sum by (sentiment) (rate(sentiment_model_predictions_total[1m]))
-The metrics and the dashboards' queries are described in monitoring/README.md. Ctrl-C stops.
+The dashboards' panels, as links above, are also in ${LINKS}; the metrics and queries are
+described in monitoring/README.md. Ctrl-C stops.
 INFO
 
 exec prometheus \

@@ -6,7 +6,7 @@ import os
 os.environ.setdefault("APP_MODE", "test")
 
 from webapp.settings import *  # noqa: F403
-from webapp.settings import INSTALLED_APPS
+from webapp.settings import INSTALLED_APPS, REDIS_URL
 
 INSTALLED_APPS = [*INSTALLED_APPS, "modelsvc"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only
@@ -22,3 +22,5 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405 - WhiteNoise warns when it is missing
+# Django's test client sends tasks in this process unless a test brings Redis and a worker.
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL

@@ -2,7 +2,8 @@
 
 Configuration comes from Django settings (``CELERY_*``, see the end of webapp/settings.py):
 Redis from REDIS_URL carries the messages, job state lives in the database. Without
-REDIS_URL tasks run in-process when sent, so the product runs without a broker.
+REDIS_URL an embedded broker (a SQLite file under var/) carries them, so a worker and beat
+run locally with no server to install.
 
 Task modules import ``app`` from here (not ``shared_task``), so the configured app is the
 one used by every process that sends a task, the web app included.

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from core.env import env_float, env_int, env_optional_int, env_secret, env_str
+from core.env import env_bool, env_float, env_int, env_optional_int, env_secret, env_str
 from core.settings import *  # noqa: F403
 from core.settings import REST_FRAMEWORK, TLS_ENABLED, VAR_DIR
 
@@ -130,12 +130,15 @@ VISITOR_COOKIE_SECURE = TLS_ENABLED
 
 
 # --- Background work (Celery) --------------------------------------------------------------
-# Redis carries task messages only: job state lives in the database, so there is no result
-# backend. Without REDIS_URL every task runs in-process when it is sent (`make run` needs no
-# broker, and no worker or beat is started).
+# The broker carries task messages only: job state lives in the database, so there is no
+# result backend. Redis (REDIS_URL) in the cluster; without it an embedded broker, kombu's
+# SQLAlchemy transport on a SQLite file under var/, so `make run` runs a real worker and beat
+# with no server to install. Tasks run in the process that sends them only when
+# CELERY_TASK_ALWAYS_EAGER says so (tests that use Django's test client).
 REDIS_URL = env_str("REDIS_URL", "")
-CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
-CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+EMBEDDED_BROKER_PATH = VAR_DIR / "celery-broker.sqlite3"
+CELERY_BROKER_URL = REDIS_URL or f"sqla+sqlite:///{EMBEDDED_BROKER_PATH}"
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TIMEZONE = "UTC"
@@ -160,6 +163,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_timeout": 30,
     "health_check_interval": 25,
 }
+if not REDIS_URL:
+    # The embedded broker takes none of those (it hands its options to SQLAlchemy's
+    # create_engine); it is polled once a second.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None  # keep reconnecting to Redis, never give up
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # LOGGING above applies to workers too

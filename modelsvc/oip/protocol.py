@@ -90,6 +90,13 @@ def _check_content_type(parameters: Any, where: str) -> None:
         )
 
 
+def check_media_type(content_type: str | None) -> None:
+    """A body that says it is not JSON is a 415, as on the rest of the API; a request that
+    names no type at all is read as JSON, as protocol clients expect."""
+    if content_type and content_type != "application/json":
+        raise ProtocolError(f"unsupported media type {content_type!r}: send application/json", 415)
+
+
 def _batch_size(shape: Any) -> int:
     """N from a shape of [N] or [N, 1] (the batch of one-string rows some clients send)."""
     if (

@@ -186,7 +186,7 @@ infer = extend_schema(
     ),
     parameters=_MODEL_PARAMS,
     request=InferenceRequest,
-    responses={200: InferenceResponse, **_errors(400, 404, 413, 503)},
+    responses={200: InferenceResponse, **_errors(400, 404, 413, 415, 503)},
     examples=[
         OpenApiExample(
             "Two reviews, probabilities only",

@@ -12,6 +12,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from rest_framework.views import APIView
 
+from core.errors import too_large_message
 from modelsvc import serving
 from modelsvc.oip import protocol
 from modelsvc.oip import schema as openapi
@@ -106,10 +107,11 @@ class InferView(OipView):
         model = _model(name, version)
         if "HTTP_INFERENCE_HEADER_CONTENT_LENGTH" in request.META:
             raise protocol.ProtocolError("the binary tensor data extension is not supported")
+        protocol.check_media_type(request.content_type)
         try:
             body = request.body
         except RequestDataTooBig:
-            raise protocol.ProtocolError("the request body is too large", 413) from None
+            raise protocol.ProtocolError(too_large_message(), 413) from None
         parsed = protocol.parse_infer_request(body)
         proba = model.predict_proba(parsed.texts, endpoint="infer")
         return _json(protocol.infer_response(parsed, proba, model.version))

@@ -97,3 +97,27 @@ def test_gunicorn_logs_at_info_unless_asked():
         text=True,
     )
     assert result.stdout.strip() == "info", result.stderr
+
+
+def test_the_body_limit_follows_from_the_review_and_batch_limits():
+    limits = ("MAX_REVIEW_CHARS", "MAX_BATCH_REVIEWS", "MAX_BODY_BYTES")
+    default = settings_of("core.settings", limits)
+    assert (
+        default["MAX_BODY_BYTES"] >= 6 * default["MAX_REVIEW_CHARS"] * default["MAX_BATCH_REVIEWS"]
+    )
+    smaller = settings_of("core.settings", limits, MAX_REVIEW_CHARS="100", MAX_BATCH_REVIEWS="10")
+    assert 6_000 < smaller["MAX_BODY_BYTES"] < 100_000
+
+
+def test_a_body_limit_too_small_for_the_largest_batch_is_refused():
+    env = {"PATH": "/usr/bin:/bin", "MAX_BODY_BYTES": "2621440"}
+    result = subprocess.run(
+        [sys.executable, "-c", "import core.settings"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "MAX_BODY_BYTES=2621440 cannot hold a batch" in result.stderr

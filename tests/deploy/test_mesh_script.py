@@ -9,13 +9,13 @@ import os
 import signal
 import socket
 import ssl
-import subprocess
 import time
 
 import pytest
 import yaml
 
-from tests.deploy.manifests import DEPLOY, REPO, free_port, one
+from tests.deploy.manifests import DEPLOY, free_port, one
+from tests.support.servers import start_script, wait_for_output
 
 pytestmark = pytest.mark.slow
 
@@ -73,6 +73,7 @@ def test_mesh_script_routes_by_experiment_and_rate_limits(
             "MODELSVC_PORT",
             "WEBAPP_PORT",
             "WEBAPP_V2_PORT",
+            "WORKER_METRICS_PORT",
         )
     }
     cert, key = tls_certificate
@@ -91,23 +92,11 @@ def test_mesh_script_routes_by_experiment_and_rate_limits(
         "MESH_TLS_KEY": str(key),
         "MESH_ISTIO_DIR": str(istio_dir_with_https(meshgen, tmp_path)),
     }
-    env.pop("REDIS_URL", None)  # no Celery processes
+    env.pop("REDIS_URL", None)  # the worker and beat use the embedded broker
     log = tmp_path / "mesh.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            ["bash", "scripts/mesh.sh"],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    proc = start_script(["bash", "scripts/mesh.sh"], env, log)
     try:
-        deadline = time.monotonic() + 150
-        while "mesh gateway" not in log.read_text(errors="replace"):
-            assert proc.poll() is None, f"mesh.sh exited:\n{log.read_text()[-3000:]}"
-            assert time.monotonic() < deadline, f"mesh.sh not up:\n{log.read_text()[-3000:]}"
-            time.sleep(0.2)
+        wait_for_output(proc, log, "mesh gateway", 150)
         gateway, tls = ports["MESH_PORT"], ssl.create_default_context(cafile=str(cert))
 
         def variant(source: str, headers: dict, **kwargs) -> str:

@@ -323,7 +323,8 @@ def stack(modelsvc_server, database_url, unready_model_dir, workdir):
         "VAR_DIR": str(workdir / "var"),
         "DATABASE_URL": database_url,
         "MODEL_SERVICE_URL": modelsvc_server.url,
-        "REDIS_URL": "",  # batch jobs run inside the web app, as with `make run`
+        "REDIS_URL": "",
+        "CELERY_TASK_ALWAYS_EAGER": "true",  # batch jobs run inside the web app
     }
     queue = f"monitoring-{uuid.uuid4().hex[:8]}"
     procs = [

@@ -93,6 +93,7 @@ def start_webapp(tmp_dir: Path, model_url: str, env: dict | None = None, **kwarg
         "MODEL_SERVICE_URL": model_url,
         "DB_CONN_MAX_AGE": "60",
         "REDIS_URL": "",
+        "CELERY_TASK_ALWAYS_EAGER": "true",  # batch jobs run inside the request
     }
     return start_server("webapp", tmp_dir, {**base, **(env or {})}, **kwargs)
 

@@ -12,6 +12,7 @@ import zipfile
 
 import pytest
 import requests
+from django.conf import settings
 
 from tests.reliability.harness import start_webapp
 from webapp.reviews.models import Prediction
@@ -19,7 +20,7 @@ from webapp.reviews.models import Prediction
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 JSON = {"content-type": "application/json"}
-BODY_LIMIT = 2_621_440
+BODY_LIMIT = settings.DATA_UPLOAD_MAX_MEMORY_SIZE  # MAX_BODY_BYTES, as the servers have it
 SAFE_TOKEN = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 

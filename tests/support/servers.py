@@ -7,8 +7,11 @@ to stand upstream of a proxy under test.
 
 import http.server
 import json
+import subprocess
 import threading
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 from devtools.data import A1, A2, CORPUS, SHARED_DATA
 from devtools.servers import REPO, VENV_BIN, Server, free_port, manage, start_server, wait_for
@@ -25,8 +28,10 @@ __all__ = [
     "free_port",
     "manage",
     "server_database_url",
+    "start_script",
     "start_server",
     "wait_for",
+    "wait_for_output",
 ]
 
 
@@ -78,3 +83,21 @@ class _JsonHandler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+
+def start_script(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    """A script of the repository (`make run`, `make mesh`) in a session of its own, as a
+    terminal runs it, its output in ``log``: signal the session as Ctrl-C would."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def wait_for_output(proc: subprocess.Popen, log: Path, text: str, timeout: float) -> None:
+    """Until ``text`` appears in ``log``; fails with the log's end if the script stops first."""
+    deadline = time.monotonic() + timeout
+    while text not in log.read_text(errors="replace"):
+        assert proc.poll() is None, f"exited:\n{log.read_text(errors='replace')[-3000:]}"
+        assert time.monotonic() < deadline, f"{text!r} not seen:\n{log.read_text()[-3000:]}"
+        time.sleep(0.2)

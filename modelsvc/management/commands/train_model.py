@@ -15,7 +15,8 @@ from modelsvc.ml.training import train
 class Command(BaseCommand):
     help = (
         "Train the sentiment model on a labelled TSV (header Review<TAB>Liked) and write "
-        "model.joblib, metrics.json and manifest.json into --out. Prints the metrics as JSON."
+        "model.joblib, metrics.json and manifest.json into --out. Prints a short summary of the "
+        "metrics (--json: all of them, as JSON)."
     )
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
@@ -29,6 +30,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--version", dest="model_version", help="model version (default 1.0.0+<data sha>)"
         )
+        parser.add_argument("--json", action="store_true", help="print every metric as JSON")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -40,4 +42,17 @@ class Command(BaseCommand):
             )
         except DatasetError as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(json.dumps(metrics, indent=2, sort_keys=True))
+        if options["json"]:
+            self.stdout.write(json.dumps(metrics, indent=2, sort_keys=True))
+        else:
+            self.stdout.write(summary(metrics, options["out"]))
+
+
+def summary(metrics: dict[str, Any], out: str) -> str:
+    """Two lines a person reads at a glance; metrics.json in ``out`` has the rest."""
+    return (
+        f"Trained on {metrics['n_train']} reviews, written to {out}/.\n"
+        f"Held-out accuracy {metrics['accuracy']:.3f} (F1 {metrics['f1']:.3f}) on "
+        f"{metrics['n_test']} reviews; 5-fold cross-validation {metrics['cv_accuracy']:.3f} "
+        f"(± {metrics['cv_accuracy_std']:.3f}). Details: {out}/metrics.json"
+    )

@@ -143,10 +143,27 @@ def test_train_model_command_prints_metrics(trained, tmp_path):
     data, _, metrics = trained
     out = io.StringIO()
     call_command(
-        "train_model", data=str(data), out=str(tmp_path / "m"), version="3.1.4", stdout=out
+        "train_model",
+        "--json",
+        data=str(data),
+        out=str(tmp_path / "m"),
+        version="3.1.4",
+        stdout=out,
     )
     assert json.loads(out.getvalue()) == metrics
     assert json.loads((tmp_path / "m" / "manifest.json").read_text())["version"] == "3.1.4"
+
+
+def test_train_model_command_summarises_for_a_person(trained, tmp_path):
+    data, _, metrics = trained
+    out = io.StringIO()
+    call_command("train_model", data=str(data), out=str(tmp_path / "m"), stdout=out)
+    text = out.getvalue()
+    assert "{" not in text
+    assert len(text.splitlines()) == 2
+    assert f"Held-out accuracy {metrics['accuracy']:.3f}" in text
+    assert f"cross-validation {metrics['cv_accuracy']:.3f}" in text
+    assert str(tmp_path / "m" / "metrics.json") in text
 
 
 def test_train_model_command_reports_the_bad_line(tmp_path):

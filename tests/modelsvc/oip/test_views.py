@@ -209,8 +209,15 @@ def test_binary_tensor_extension_is_refused(client, loaded_model):
 
 
 def test_content_type_is_not_required(client, loaded_model):
-    response = post(client, json.dumps(infer_request(["Fine."])), content_type="text/plain")
+    body = json.dumps(infer_request(["Fine."]))
+    response = client.generic("POST", INFER, body, content_type="")
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
+def test_a_body_that_says_it_is_not_json_is_415(client, loaded_model, content_type):
+    response = post(client, json.dumps(infer_request(["Fine."])), content_type=content_type)
+    assert content_type in assert_oip_error(response, 415)
 
 
 def test_unknown_model_and_unknown_paths_are_404(client, loaded_model):
@@ -294,7 +301,7 @@ def test_the_endpoints_are_in_the_openapi_schema(client):
         assert "get" in paths[path], path
     for path in ("/v2/models/{name}/infer", "/v2/models/{name}/versions/{version}/infer"):
         operation = paths[path]["post"]
-        assert set(operation["responses"]) == {"200", "400", "404", "413", "503"}
+        assert set(operation["responses"]) == {"200", "400", "404", "413", "415", "503"}
         body = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
         assert body.startswith("#/components/schemas/InferenceRequest")
     error = schema["components"]["schemas"]["InferenceErrorResponse"]

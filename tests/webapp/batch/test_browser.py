@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture(scope="module")
 def web(module_database_url, modelsvc_server, tmp_path_factory):
-    """The web app without REDIS_URL: tasks run in the request, as with `make run`."""
+    """The web app with tasks run in the request (no worker to start)."""
     server = start_server(
         "webapp",
         tmp_path_factory.mktemp("batch-browser"),
@@ -24,6 +24,7 @@ def web(module_database_url, modelsvc_server, tmp_path_factory):
             "DATABASE_URL": module_database_url,
             "MODEL_SERVICE_URL": modelsvc_server.url,
             "REDIS_URL": "",
+            "CELERY_TASK_ALWAYS_EAGER": "true",
             "DJANGO_SETTINGS_MODULE": "tests.webapp.batch.server_settings",
         },
         ready_path="/health/live",
