@@ -155,18 +155,20 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 150)
 BROKER_VISIBILITY_TIMEOUT = env_int("BROKER_VISIBILITY_TIMEOUT", 600)
 # How often a worker looks for such messages (one cheap Redis scan each time).
 BROKER_RESTORE_INTERVAL = env_int("BROKER_RESTORE_INTERVAL", 30)
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": BROKER_VISIBILITY_TIMEOUT,
-    "unacked_restore_interval": BROKER_RESTORE_INTERVAL,
-    "unacked_restore_throttle": 1,
-    "socket_connect_timeout": 5,
-    "socket_timeout": 30,
-    "health_check_interval": 25,
-}
-if not REDIS_URL:
-    # The embedded broker takes none of those (it hands its options to SQLAlchemy's
-    # create_engine); it is polled once a second.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {}
+# The embedded broker takes none of Redis's options (it hands its options to SQLAlchemy's
+# create_engine); it is polled once a second.
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {
+        "visibility_timeout": BROKER_VISIBILITY_TIMEOUT,
+        "unacked_restore_interval": BROKER_RESTORE_INTERVAL,
+        "unacked_restore_throttle": 1,
+        "socket_connect_timeout": 5,
+        "socket_timeout": 30,
+        "health_check_interval": 25,
+    }
+    if REDIS_URL
+    else {}
+)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None  # keep reconnecting to Redis, never give up
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # LOGGING above applies to workers too

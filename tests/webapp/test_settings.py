@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     ("django.contrib.messages", "Django"),
     ("django.contrib.staticfiles", "Django"),
     ("rest_framework", "the APIs"),
+    ("rest_framework.authtoken", "staff tokens for the experiment statistics API"),
     ("drf_spectacular", "the OpenAPI schema"),
     ("drf_spectacular_sidecar", "the docs page's assets, served locally"),
     ("django_prometheus", "/metrics"),
