@@ -18,7 +18,7 @@ from modelsvc import serving
 from modelsvc.config import ModelConfig
 from tests.support.artifacts import write_tiny_artifact
 
-TOKEN = "ghp-test-token"  # noqa: S105 - a value this test invents
+TOKEN = "ghp-test-token"
 ASSET = "/repos/acme/sentiment/releases/assets/42"
 RESET = 1_900_000_000
 
