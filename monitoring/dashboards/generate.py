@@ -828,7 +828,12 @@ def model() -> dict:
         timeseries(
             "Reviews behind the drift index",
             "Live reviews in the 30-minute window the index is computed over (the alert needs at least 100).",
-            [target("sum by (model_version) (sentiment_model:drift_reviews:30m)", "{{model_version}}")],
+            [
+                target(
+                    "sum by (model_version) (sentiment_model:drift_reviews:30m)",
+                    "{{model_version}}",
+                )
+            ],
             unit="none",
         ),
         row("Inference"),
