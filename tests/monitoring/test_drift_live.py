@@ -3,18 +3,16 @@ the recording rules and alert of the PrometheusRule, and two streams of reviews.
 the training data keep every index below the alert's threshold; gibberish sends it past."""
 
 import random
-import subprocess
 import time
 
 import pytest
 import requests
-import yaml
 
 from modelsvc.drift import PSI_ALERT
 from modelsvc.ml.dataset import load_labelled_tsv
 from modelsvc.ml.training import train
-from tests.monitoring.test_live_stack import Prometheus, stop
-from tests.support.servers import A1, free_port, start_server, wait_for
+from tests.monitoring.test_live_stack import Prometheus, running_prometheus
+from tests.support.servers import A1, start_server, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -72,24 +70,8 @@ def prometheus(service, render, tmp_path_factory):
             }
         ],
     }
-    (directory / "prometheus.yml").write_text(yaml.safe_dump(config))
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            "prometheus",
-            f"--config.file={directory / 'prometheus.yml'}",
-            f"--storage.tsdb.path={directory / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--log.level=warn",
-        ],
-        stdout=(directory / "prometheus.log").open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_for(f"http://127.0.0.1:{port}/-/ready", timeout=30, proc=proc)
-        yield Prometheus(f"http://127.0.0.1:{port}", proc, config)
-    finally:
-        stop(proc)
+    with running_prometheus(directory, config) as server:
+        yield server
 
 
 def send(service, reviews: list[str]) -> None:

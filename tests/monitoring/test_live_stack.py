@@ -441,6 +441,13 @@ def prometheus(stack, workdir, render):
             ],
         },
     ]
+    with running_prometheus(directory, config) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def running_prometheus(directory: Path, config: dict):
+    """A real Prometheus with ``config`` (written to ``directory``), until the block ends."""
     (directory / "prometheus.yml").write_text(yaml.safe_dump(config))
     port = free_port()
     log = (directory / "prometheus.log").open("ab")
