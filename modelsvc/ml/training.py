@@ -2,8 +2,8 @@
 
 ``train`` writes three files into its output folder:
 
-- ``model.joblib``: ``{"format": 1, "version", "pipeline", "metrics", "profile"}``; the pipeline takes raw
-  review text (preprocessing is its first step);
+- ``model.joblib``: ``{"format": 1, "version", "pipeline", "metrics", "profile"}``; the pipeline
+  takes raw review text (preprocessing is its first step);
 - ``metrics.json``: held-out metrics, cross-validated accuracy, split sizes;
 - ``manifest.json``: version, artifact and data checksums (each source file's), the held-out
   split (its reviews' hashes), the drift reference profile, seed, creation time, library versions.
