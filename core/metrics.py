@@ -65,6 +65,21 @@ MODEL_LOAD_FAILURES = Counter(
     ["reason"],
 )
 
+# Input drift (modelsvc/drift.py): live reviews counted per bin of each profiled feature, and
+# the artifact's reference share of each bin; PSI is computed from both in PromQL (recording
+# rule sentiment_model:drift_psi:30m). Labels are bin indices, never review text.
+MODEL_DRIFT_OBSERVATIONS = Counter(
+    "sentiment_model_drift_observations_total",
+    "Live reviews per bin of a drift feature (length, oov_share, predicted_positive, confidence).",
+    ["model_version", "feature", "bin"],
+)
+MODEL_DRIFT_REFERENCE = Gauge(
+    "sentiment_model_drift_reference_ratio",
+    "Share of the model's reference (held-out training) reviews in each bin of a drift feature.",
+    ["model_version", "feature", "bin"],
+    multiprocess_mode="livemax",
+)
+
 # --- web app -----------------------------------------------------------------------------
 APP_INFO = Gauge(
     "sentiment_app_info",

@@ -1,6 +1,7 @@
 """The model artifact on disk: its names and format, writing it atomically, loading it safely.
 
-``model.joblib`` holds ``{"format": 1, "version", "pipeline", "metrics"}``; ``manifest.json``
+``model.joblib`` holds ``{"format": 1, "version", "pipeline", "metrics"}`` and, from training,
+``"profile"`` (the drift reference, modelsvc/drift.py); ``manifest.json``
 beside it records its SHA-256. A joblib artifact is a pickle, and unpickling runs code, so
 :func:`load_verified` unpickles only the very bytes whose checksum matched. Files are written
 to a temporary name beside their destination and renamed into place, so a reader (another
@@ -49,6 +50,7 @@ class Artifact:
     sha256: str
     pipeline: Pipeline
     metrics: dict[str, Any] = field(default_factory=dict)
+    profile: dict[str, Any] = field(default_factory=dict)
 
 
 @contextmanager
@@ -98,6 +100,7 @@ def load_verified(path: Path, expected_sha256: str) -> Artifact:
             sha256=actual,
             pipeline=pipeline,
             metrics=dict(content.get("metrics") or {}),
+            profile=dict(content.get("profile") or {}),
         )
     except Exception as exc:
         raise ArtifactError("invalid", f"model artifact is unusable: {exc}") from exc

@@ -12,6 +12,7 @@ import logging
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -66,6 +67,31 @@ def _read_token(config: ModelConfig) -> str:
     return token
 
 
+def _refusal(response: requests.Response) -> ArtifactError:
+    """A clear reason for a release host's refusal (GitHub's answers for release assets)."""
+    code = response.status_code
+    if code == HTTPStatus.UNAUTHORIZED:
+        detail = "the token was refused: check the Secret behind MODEL_TOKEN_FILE"
+    elif code == HTTPStatus.FORBIDDEN and response.headers.get("x-ratelimit-remaining") == "0":
+        reset = response.headers.get("x-ratelimit-reset", "")
+        when = (
+            datetime.fromtimestamp(int(reset), UTC).isoformat(timespec="seconds")
+            if reset.isdigit()
+            else "later"
+        )
+        detail = f"API rate limit exhausted, it resets at {when} (a token raises the limit)"
+    elif code == HTTPStatus.FORBIDDEN:
+        detail = "access forbidden: the token lacks read access to the repository's releases"
+    elif code == HTTPStatus.NOT_FOUND:
+        detail = (
+            "no such release asset: check MODEL_URL (a private repository also answers 404 "
+            "when the token is missing or cannot read it)"
+        )
+    else:
+        detail = "the release host failed"
+    return ArtifactError("download", f"model download failed: HTTP {code}: {detail}")
+
+
 def _download(config: ModelConfig, target: Path) -> str:
     """Stream the artifact into ``target``; returns its SHA-256. Follows redirects by hand so
     that every hop stays on an allowed host and the token never leaves the configured one."""
@@ -101,9 +127,7 @@ def _download(config: ModelConfig, target: Path) -> str:
                     url = urljoin(url, response.headers["Location"])
                     continue
                 if response.status_code != HTTPStatus.OK:
-                    raise ArtifactError(
-                        "download", f"model download failed: HTTP {response.status_code}"
-                    )
+                    raise _refusal(response)
                 digest = hashlib.sha256()
                 with target.open("wb") as handle:
                     for block in response.iter_content(CHUNK):

@@ -17,13 +17,13 @@ import numpy as np
 from django.conf import settings
 
 from core import metrics
-from modelsvc import artifact, delivery
+from modelsvc import artifact, delivery, drift
 from modelsvc.config import CORPUS_PATH, ModelConfig, load_config
 
 logger = logging.getLogger(__name__)
 
 LABELS = ("negative", "positive")
-POSITIVE_FROM = 0.5  # P(positive) from which a review counts as positive
+POSITIVE_FROM = drift.POSITIVE_FROM
 
 
 @functools.cache
@@ -51,6 +51,40 @@ class LoadedModel:
     sha256: str
     pipeline: artifact.Pipeline
     metrics: dict = field(default_factory=dict)
+    profile: dict = field(default_factory=dict)
+
+    @functools.cached_property
+    def _drift(self) -> tuple[drift.Profiler, dict[str, list]] | None:
+        """The reference profile's binning and one counter child per bin (created at zero, so
+        a bin no live review reached still has a series for the PSI to read)."""
+        if not self.profile:
+            return None
+        profiler = drift.Profiler(self.profile)
+        children = {
+            feature: [
+                metrics.MODEL_DRIFT_OBSERVATIONS.labels(self.version, feature, str(i))
+                for i in range(count)
+            ]
+            for feature, count in profiler.bins().items()
+        }
+        return profiler, children
+
+    def publish_reference(self) -> None:
+        if self._drift is None:
+            return
+        profiler, _ = self._drift
+        for feature, shares in profiler.proportions.items():
+            for i, share in enumerate(shares):
+                metrics.MODEL_DRIFT_REFERENCE.labels(self.version, feature, str(i)).set(share)
+
+    def _observe_drift(self, texts: list[str], positive: np.ndarray) -> None:
+        if self._drift is None:
+            return
+        profiler, children = self._drift
+        for feature, bins in profiler.observe(texts, positive).items():
+            for index, count in enumerate(np.bincount(bins).tolist()):
+                if count:
+                    children[feature][index].inc(count)
 
     def predict_proba(self, texts: list[str], endpoint: str) -> np.ndarray:
         """Probabilities [negative, positive] per text, in one vectorised call."""
@@ -68,6 +102,7 @@ class LoadedModel:
             negatives.inc(len(texts) - n_positive)
         for value in np.maximum(positive, 1.0 - positive).tolist():
             confidence.observe(value)
+        self._observe_drift(texts, positive)
         return proba
 
     def predict(self, texts: list[str], endpoint: str) -> list[Prediction]:
@@ -102,7 +137,9 @@ def not_ready_reason() -> str:
 def load_verified(path: Path, expected_sha256: str) -> LoadedModel:
     """The model in the artifact at ``path``, unpickled only if its checksum matched."""
     loaded = artifact.load_verified(path, expected_sha256)
-    return LoadedModel(loaded.version, loaded.sha256, loaded.pipeline, loaded.metrics)
+    return LoadedModel(
+        loaded.version, loaded.sha256, loaded.pipeline, loaded.metrics, loaded.profile
+    )
 
 
 def _local_artifact(config: ModelConfig) -> tuple[Path, str]:
@@ -137,6 +174,7 @@ def install(model: LoadedModel) -> None:
     if previous is not None and previous.version != model.version:
         metrics.MODEL_READY.labels(previous.version).set(0)
     metrics.MODEL_READY.labels(model.version).set(1)
+    model.publish_reference()
 
 
 @contextmanager

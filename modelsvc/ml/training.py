@@ -2,10 +2,11 @@
 
 ``train`` writes three files into its output folder:
 
-- ``model.joblib``: ``{"format": 1, "version", "pipeline", "metrics"}``; the pipeline takes raw
-  review text (preprocessing is its first step);
+- ``model.joblib``: ``{"format": 1, "version", "pipeline", "metrics", "profile"}``; the pipeline
+  takes raw review text (preprocessing is its first step);
 - ``metrics.json``: held-out metrics, cross-validated accuracy, split sizes;
-- ``manifest.json``: version, artifact and data checksums, seed, creation time, library versions.
+- ``manifest.json``: version, artifact and data checksums (each source file's), the held-out
+  split (its reviews' hashes), the drift reference profile, seed, creation time, library versions.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_f
 from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
 from threadpoolctl import threadpool_limits
 
+from modelsvc import drift
 from modelsvc.artifact import (
     ARTIFACT_FORMAT,
     ARTIFACT_NAME,
@@ -36,27 +38,35 @@ from modelsvc.artifact import (
 )
 from modelsvc.ml.dataset import DatasetError, load_labelled_tsv
 from modelsvc.ml.pipeline import build_pipeline
+from modelsvc.ml.sources import display_path, load_sources, text_hash
 
 TEST_SIZE = 0.2
 CV_FOLDS = 5
 _LIBRARIES = ("scikit-learn", "joblib", "numpy", "scipy", "vaderSentiment")
 
 
+DataPaths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+
+
 def train(
-    data_path: str | os.PathLike[str],
+    data_path: DataPaths,
     out_dir: str | os.PathLike[str],
     *,
     seed: int = 42,
     version: str | None = None,
 ) -> dict[str, Any]:
-    """Train on a labelled TSV and write the artifact files; returns the metrics.
+    """Train on one or several labelled TSVs and write the artifact files; returns the metrics.
+
+    Several files are merged and de-duplicated (modelsvc/ml/sources.py). The manifest records
+    each file's checksum, the held-out reviews' hashes and the drift reference profile.
 
     The persisted model is the one fitted on the training split, so the held-out metrics
     describe exactly the model that ships. ``cv_accuracy`` is 5-fold cross-validation of a fresh
     pipeline over the whole file, a steadier estimate than one 20% split.
     """
-    dataset = load_labelled_tsv(data_path)
-    _check_trainable(dataset.labels, data_path)
+    paths = [data_path] if isinstance(data_path, str | os.PathLike) else list(data_path)
+    dataset = load_sources(paths)
+    _check_trainable(dataset.labels, ", ".join(str(os.fspath(p)) for p in paths))
     version = version or f"1.0.0+{dataset.sha256[:8]}"
     x_train, x_test, y_train, y_test = train_test_split(
         dataset.texts,
@@ -73,7 +83,8 @@ def train(
         cv_scores = cross_val_score(
             build_pipeline(seed), dataset.texts, dataset.labels, cv=folds, scoring="accuracy"
         )
-        held_out = _scores(y_test, pipeline.predict(x_test).tolist())
+        held_out = scores(y_test, pipeline.predict(x_test).tolist())
+        profile = drift.reference_profile(x_train, x_test, pipeline.predict_proba(x_test)[:, 1])
     metrics: dict[str, Any] = {
         **held_out,
         "cv_accuracy": float(cv_scores.mean()),
@@ -89,6 +100,7 @@ def train(
         "version": version,
         "pipeline": pipeline,
         "metrics": metrics,
+        "profile": profile,
     }
     # The artifact goes in last, when the block ends: its presence is what tells the service
     # a model exists, and by then the manifest carrying its checksum is already in place.
@@ -101,9 +113,16 @@ def train(
             "artifact_sha256": artifact_sha256,
             "data_sha256": dataset.sha256,
             "data_rows": len(dataset.texts),
+            "data_duplicates": dataset.duplicates,
+            "sources": [
+                {"path": display_path(s.path), "sha256": s.sha256, "rows": s.rows}
+                for s in dataset.sources
+            ],
+            "held_out": {"size": len(x_test), "text_sha256": sorted(map(text_hash, x_test))},
+            "drift_profile": drift.summary(profile),
             "seed": seed,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "libraries": _library_versions(),
+            "libraries": library_versions(),
         }
         write_atomic(out / METRICS_NAME, _json_bytes(metrics))
         write_atomic(out / MANIFEST_NAME, _json_bytes(manifest))
@@ -118,23 +137,23 @@ def evaluate(
     dataset = load_labelled_tsv(data_path)
     predicted = artifact.pipeline.predict(dataset.texts).tolist()
     return {
-        **_scores(dataset.labels, predicted),
+        **scores(dataset.labels, predicted),
         "n": len(dataset.texts),
         "version": artifact.version,
     }
 
 
-def _check_trainable(labels: Sequence[int], data_path: str | os.PathLike[str]) -> None:
+def _check_trainable(labels: Sequence[int], data_path: str) -> None:
     # Both the stratified split and 5-fold CV need every class in every fold.
     n_negative, n_positive = labels.count(0), labels.count(1)
     if min(n_negative, n_positive) < CV_FOLDS:
         raise DatasetError(
-            f"{os.fspath(data_path)}: training needs at least {CV_FOLDS} reviews of each label, "
+            f"{data_path}: training needs at least {CV_FOLDS} reviews of each label, "
             f"found {n_negative} negative and {n_positive} positive"
         )
 
 
-def _scores(truth: Sequence[int], predicted: Sequence[int]) -> dict[str, Any]:
+def scores(truth: Sequence[int], predicted: Sequence[int]) -> dict[str, Any]:
     precision, recall, f1, _ = precision_recall_fscore_support(
         truth, predicted, average="binary", pos_label=1, zero_division=0
     )
@@ -148,7 +167,7 @@ def _scores(truth: Sequence[int], predicted: Sequence[int]) -> dict[str, Any]:
     }
 
 
-def _library_versions() -> dict[str, str]:
+def library_versions() -> dict[str, str]:
     return {"python": platform.python_version()} | {
         name: metadata.version(name) for name in _LIBRARIES
     }

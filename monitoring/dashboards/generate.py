@@ -813,6 +813,29 @@ def model() -> dict:
             "sum by (le) (increase(sentiment_model_confidence_bucket[$__range]))",
             unit="none",
         ),
+        row("Input drift"),
+        timeseries(
+            "Input drift (PSI) by feature",
+            "Population stability index of the last 30 minutes of live reviews against the serving model's training reference, per feature (review length, out-of-vocabulary share, predicted positive, confidence). Below 0.1 stable; above 0.25 (the SentimentInputDrift alert) a significant shift.",
+            [
+                target(
+                    "max by (model_version, feature) (sentiment_model:drift_psi:30m)",
+                    "{{model_version}} {{feature}}",
+                )
+            ],
+            unit="none",
+        ),
+        timeseries(
+            "Reviews behind the drift index",
+            "Live reviews in the 30-minute window the index is computed over (the alert needs at least 100).",
+            [
+                target(
+                    "sum by (model_version) (sentiment_model:drift_reviews:30m)",
+                    "{{model_version}}",
+                )
+            ],
+            unit="none",
+        ),
         row("Inference"),
         timeseries(
             "Inference time p50 / p95 / p99 by endpoint",

@@ -28,6 +28,8 @@ ALLOWED_LABELS = {
     "source": "hash | client | rollback | promote",
     "status": "batch job statuses",
     "outcome": "outcomes named in code",
+    "feature": "modelsvc.drift.FEATURES",
+    "bin": "bin indices of a drift feature (at most 11)",
 }
 # What must never be a label: each value would make a new series.
 FORBIDDEN_LABELS = {"review", "text", "id", "prediction_id", "path", "url", "visitor", "user"}

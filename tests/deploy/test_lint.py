@@ -171,3 +171,59 @@ def test_release_tag_check_reads_the_version_file():
     command = re.search(r"\$\((sed .*)\)", script).group(1)
     result = subprocess.run(["bash", "-c", command], cwd=REPO, capture_output=True, text=True)
     assert result.stdout.strip() == APP_VERSION
+
+
+# --- model release workflow --------------------------------------------------------------------
+
+MODEL_WORKFLOW = REPO / ".github" / "workflows" / "model-release.yml"
+RELEASE_ASSETS = (
+    "model.joblib",
+    "manifest.json",
+    "metrics.json",
+    "qualification.json",
+    "model.joblib.sha256",
+)
+
+
+def test_model_release_workflow_passes_actionlint_which_catches_mistakes(tmp_path):
+    broken = tmp_path / "model-release.yml"
+    broken.write_text(
+        MODEL_WORKFLOW.read_text().replace(
+            "steps.baseline.outputs.dir", "steps.basline.outputs.dir", 1
+        )
+    )
+    code, findings = actionlint(MODEL_WORKFLOW, broken)
+    assert code == 1
+    assert [f for f in findings if f["file"] == str(MODEL_WORKFLOW)] == []
+    assert "basline" in " ".join(f["message"] for f in findings if f["file"] == str(broken))
+
+
+def _model_steps() -> dict[str, dict]:
+    workflow = yaml.safe_load(MODEL_WORKFLOW.read_text())
+    assert workflow[True] == {"push": {"tags": ["model-v*"]}}
+    assert workflow["permissions"] == {"contents": "write"}
+    (job,) = workflow["jobs"].values()
+    return {step["name"]: step for step in job["steps"]}
+
+
+def test_model_release_trains_qualifies_against_the_release_then_publishes():
+    steps = _model_steps()
+    names = list(steps)
+    train = next(n for n in names if "train_model" in steps[n].get("run", ""))
+    baseline = next(n for n in names if "gh release download" in steps[n].get("run", ""))
+    qualify = next(n for n in names if "qualify_model" in steps[n].get("run", ""))
+    publish = next(n for n in names if "gh release create" in steps[n].get("run", ""))
+    assert names.index(train) < names.index(qualify) < names.index(publish)
+    assert names.index(baseline) < names.index(qualify)
+    assert "--baseline" in steps[qualify]["run"]
+    # A failed qualification stops the job: nothing lets it continue or hides the exit status.
+    assert "continue-on-error" not in steps[qualify] and "set -o pipefail" in steps[qualify]["run"]
+    for asset in RELEASE_ASSETS:
+        assert f"/{asset}" in steps[publish]["run"], asset
+
+
+def test_model_release_takes_its_data_from_configuration_not_the_repository():
+    steps = _model_steps()
+    fetch = next(s for s in steps.values() if "curl" in s.get("run", ""))
+    assert fetch["env"]["DATA_URLS"] == "${{ vars.MODEL_TRAINING_DATA_URLS }}"
+    assert "secrets." in fetch["env"]["DATA_TOKEN"]

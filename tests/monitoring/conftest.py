@@ -32,8 +32,21 @@ _IDENTIFIER = re.compile(r"(?<![\w.:])[A-Za-z_:][A-Za-z0-9_:]*")
 _KEYWORDS = {"and", "or", "unless", "offset", "bool", "group_left", "group_right", "inf", "nan"}
 
 
+def recording_rules() -> dict[str, str]:
+    """Recorded series of the PrometheusRule and the expressions that make them."""
+    rules = yaml.safe_load((MONITORING / "prometheusrule.yaml").read_text())["spec"]["groups"]
+    return {
+        rule["record"]: rule["expr"]
+        for group in rules
+        for rule in group["rules"]
+        if "record" in rule
+    }
+
+
 def metric_names(expr: str) -> set[str]:
-    """Names of the metrics a PromQL expression selects (not functions, labels or keywords)."""
+    """Names of the metrics a PromQL expression selects (not functions, labels or keywords); a
+    recorded series stands for the metrics its recording rule reads."""
+    recorded = recording_rules()
     text = _STRING.sub('""', expr)
     text = _MATCHERS.sub("", text)
     text = _RANGES.sub("", text)
@@ -44,7 +57,7 @@ def metric_names(expr: str) -> set[str]:
         word = match.group(0)
         if word.lower() in _KEYWORDS or text[match.end() :].lstrip().startswith("("):
             continue
-        names.add(word)
+        names |= metric_names(recorded[word]) if word in recorded else {word}
     return names
 
 

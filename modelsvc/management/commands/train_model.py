@@ -1,4 +1,4 @@
-"""manage.py train_model: train the sentiment model from a labelled TSV."""
+"""manage.py train_model: train the sentiment model from one or more labelled TSVs."""
 
 from __future__ import annotations
 
@@ -24,7 +24,13 @@ class Command(BaseCommand):
         return super().create_parser(prog_name, subcommand, conflict_handler="resolve", **kwargs)
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("--data", required=True, help="labelled TSV file")
+        parser.add_argument(
+            "--data",
+            required=True,
+            action="append",
+            help="labelled TSV file; repeat for several (merged, duplicates kept once, the last "
+            "file's label winning)",
+        )
         parser.add_argument("--out", required=True, help="output folder (created if missing)")
         parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
         parser.add_argument(

@@ -185,9 +185,9 @@ def _require_a1() -> None:
     assert A1.is_file(), f"public data set missing at {A1}"
 
 
-def test_quality_bar_on_a1(tmp_path):
+def test_quality_bar_on_a1(a1_model_dir):
     _require_a1()
-    metrics = train(A1, tmp_path)
+    metrics = json.loads((a1_model_dir / "metrics.json").read_text())
     assert metrics["cv_accuracy"] >= QUALITY_BAR, metrics
     assert metrics["accuracy"] >= QUALITY_BAR, metrics
 
@@ -196,3 +196,89 @@ def test_model_trained_on_shipped_corpus_generalises_to_a1(model_dir):
     _require_a1()
     result = evaluate(model_dir, A1)
     assert result["accuracy"] >= CORPUS_TO_A1_BAR, result
+
+
+# --- several sources ---------------------------------------------------------------------------
+
+
+def _tsv(path: Path, rows: list[tuple[str, int]]) -> Path:
+    path.write_text("Review\tLiked\n" + "".join(f"{t}\t{y}\n" for t, y in rows), encoding="utf-8")
+    return path
+
+
+def test_several_sources_are_merged_deduplicated_and_each_checksum_recorded(tmp_path):
+    first = _labelled_file(tmp_path)
+    second = _tsv(
+        tmp_path / "more.tsv",
+        [("The pizza was delicious.", 1), ("  the PIZZA was   delicious. ", 1), ("Rude staff.", 0)],
+    )
+    call_command(
+        "train_model", "--data", str(first), "--data", str(second), "--out", str(tmp_path / "m")
+    )
+    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    assert [s["sha256"] for s in manifest["sources"]] == [
+        hashlib.sha256(p.read_bytes()).hexdigest() for p in (first, second)
+    ]
+    assert [s["rows"] for s in manifest["sources"]] == [40, 3]
+    # "The pizza was delicious." is in both files, and twice (case, spaces) in the second.
+    assert (manifest["data_rows"], manifest["data_duplicates"]) == (41, 2)
+    assert manifest["held_out"]["size"] == len(manifest["held_out"]["text_sha256"]) == 9
+
+
+def test_a_later_source_relabels_a_review_of_an_earlier_one(tmp_path):
+    from modelsvc.ml.sources import load_sources
+
+    first = _tsv(tmp_path / "a.tsv", [("Cold fries.", 1), ("Great tacos.", 1)])
+    second = _tsv(tmp_path / "b.tsv", [("cold fries.", 0)])
+    merged = load_sources([first, second])
+    assert sorted(zip(merged.texts, merged.labels, strict=True)) == [
+        ("Great tacos.", 1),
+        ("cold fries.", 0),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("", "empty file"),
+        ("Review\tLiked\nGood.\t1\nBad.\tmaybe\n", "line 3: label must be 0 or 1"),
+        ("Review\tLiked\nGood.\t1\tx\n", "line 2: expected 2 tab-separated"),
+    ],
+)
+def test_a_bad_source_is_named_with_its_line(tmp_path, content, expected):
+    good = _labelled_file(tmp_path)
+    bad = tmp_path / "bad.tsv"
+    bad.write_text(content, encoding="utf-8")
+    with pytest.raises(CommandError) as error:
+        call_command(
+            "train_model", "--data", str(good), "--data", str(bad), "--out", str(tmp_path / "m")
+        )
+    assert str(bad) in str(error.value) and expected in str(error.value)
+    assert not (tmp_path / "m" / "model.joblib").exists()
+
+
+def test_one_class_data_is_refused_naming_the_files(tmp_path):
+    only_good = _tsv(tmp_path / "good.tsv", [(f"Great dish number {i}.", 1) for i in range(30)])
+    with pytest.raises(CommandError, match=r"good\.tsv: training needs at least 5 reviews of each"):
+        call_command("train_model", "--data", str(only_good), "--out", str(tmp_path / "m"))
+
+
+def test_manifest_records_the_drift_reference_profile(trained):
+    _, model_dir, _ = trained
+    profile = json.loads((model_dir / "manifest.json").read_text())["drift_profile"]
+    for feature in ("length", "oov_share", "predicted_positive", "confidence"):
+        assert sum(profile["proportions"][feature]) == pytest.approx(1.0, abs=1e-4)
+    assert set(profile["length_quantiles"]) == {
+        "0.1",
+        "0.2",
+        "0.3",
+        "0.4",
+        "0.5",
+        "0.6",
+        "0.7",
+        "0.8",
+        "0.9",
+    }
+    assert profile["vocabulary_size"] > 0 and "vocabulary" not in profile
+    artifact = joblib.load(model_dir / "model.joblib")
+    assert "delicious" in artifact["profile"]["vocabulary"]
