@@ -1,7 +1,8 @@
 from django.urls import include, path
 from django_prometheus.exports import ExportToDjangoView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
+from core.schema import DocsView
 from modelsvc.api import views
 
 urlpatterns = [
@@ -12,7 +13,7 @@ urlpatterns = [
     path("health/ready", views.ReadyView.as_view(), name="ready"),
     path("metrics", ExportToDjangoView, name="metrics"),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/docs", DocsView.as_view(url_name="schema"), name="docs"),
     path("", include("modelsvc.oip.urls")),
 ]
 

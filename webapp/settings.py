@@ -7,7 +7,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from core.env import env_float, env_int, env_optional_int, env_str
 from core.settings import *  # noqa: F403
-from core.settings import REST_FRAMEWORK, TLS_ENABLED, VAR_DIR
+from core.settings import REST_FRAMEWORK, TEMPLATES_DIR, TLS_ENABLED, VAR_DIR
 
 ROOT_URLCONF = "webapp.urls"
 WSGI_APPLICATION = "webapp.wsgi.application"
@@ -67,7 +67,7 @@ MIDDLEWARE = [
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [TEMPLATES_DIR],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -95,20 +95,6 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-
-# Scripts and styles are served by the app itself; nothing is loaded from elsewhere.
-CONTENT_SECURITY_POLICY = {
-    "DIRECTIVES": {
-        "default-src": ["'self'"],
-        "script-src": ["'self'"],
-        "style-src": ["'self'"],
-        "img-src": ["'self'", "data:"],
-        "connect-src": ["'self'"],
-        "frame-ancestors": ["'none'"],
-        "form-action": ["'self'"],
-        "base-uri": ["'self'"],
-    }
-}
 
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,

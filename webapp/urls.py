@@ -1,14 +1,16 @@
 from django.contrib import admin
 from django.urls import include, path
 from django_prometheus.exports import ExportToDjangoView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
+
+from core.schema import DocsView
 
 urlpatterns = [
     path("", include("webapp.reviews.urls")),
     path("admin/", admin.site.urls),
     path("metrics", ExportToDjangoView, name="metrics"),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/docs", DocsView.as_view(url_name="schema"), name="docs"),
     path("", include("webapp.batch.urls")),
 ]
 
