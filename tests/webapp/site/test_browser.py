@@ -14,7 +14,7 @@ from tests.webapp.experiments.factories import ExperimentFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-ADMIN_PASSWORD = "a-long-test-password-42"  # noqa: S105  # the test database's own user
+ADMIN_PASSWORD = "a-long-test-password-42"  # the test database's own user
 
 
 def webapp(variant: str, database_url: str, model_url: str, folder):
