@@ -183,9 +183,9 @@ BATCH_TASK_BUDGET_SECONDS = env_int("BATCH_TASK_BUDGET_SECONDS", 30)
 BATCH_MAX_RETRIES = env_int("BATCH_MAX_RETRIES", 20)
 BATCH_RETRY_BACKOFF_MAX = env_int("BATCH_RETRY_BACKOFF_MAX", 60)
 BATCH_READ_TIMEOUT = env_float("BATCH_READ_TIMEOUT", 30.0)
-# How often the job page asks for progress; every 8 s leaves room in the gateway's
-# per-client rate limit for the visitor's other requests.
-BATCH_POLL_SECONDS = env_float("BATCH_POLL_SECONDS", 8.0)
+# How often, at the fastest, the job page asks for progress (backing off while a job does not
+# move); the progress endpoint is cheap and outside the gateway's per-client rate limit.
+BATCH_POLL_SECONDS = env_float("BATCH_POLL_SECONDS", 1.0)
 # Uploaded reviews and their results are deleted this many days after the job finished.
 BATCH_RETENTION_DAYS = env_int("BATCH_RETENTION_DAYS", 30)
 

@@ -28,7 +28,8 @@ CSP_PREFIX = "CSP violation:"
 CSP_LISTENER = (
     "document.addEventListener('securitypolicyviolation', (e) => console.error("
     f"{json.dumps(CSP_PREFIX)} + ' ' + e.effectiveDirective + ' blocked ' + "
-    "(e.blockedURI || 'inline') + ' at ' + e.sourceFile + ':' + e.lineNumber));"
+    "(e.blockedURI || 'inline') + ' in ' + document.location.pathname + ' at ' +"
+    "(e.sourceFile || 'the page') + ':' + e.lineNumber + ' ' + (e.sample || '')));"
 )
 
 
@@ -47,12 +48,15 @@ class Audit:
 def check_accessibility(page, name: str, screenshots: Path) -> list[str]:
     """Saves a screenshot of the page as ``name``.png and runs axe-core on it; its serious and
     critical violations, each as a line naming the rule and the elements."""
-    page.screenshot(path=str(screenshots / f"{name}.png"), full_page=True)
+    # caret="initial": hiding the caret would inject a <style> the page's CSP refuses.
+    page.screenshot(path=str(screenshots / f"{name}.png"), full_page=True, caret="initial")
     # Evaluated, not added as a <script>: the page's CSP (rightly) refuses inline scripts, and
-    # what the test tool runs must not show up as the page's own violation.
+    # what the test tool runs must not show up as the page's own violation. No preload: axe
+    # would copy the page's stylesheets into inline <style>s, which the CSP refuses too.
     page.evaluate(AXE.read_text())
     found = page.evaluate(
-        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        "async () => (await axe.run(document, {resultTypes: ['violations'], preload: false}))"
+        ".violations"
         ".map(v => ({id: v.id, impact: v.impact, help: v.help,"
         " nodes: v.nodes.map(n => n.target.join(' '))}))"
     )

@@ -7,7 +7,9 @@ import re
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
+from core.review import max_chars
 from tests.support.browser import Audit, check_accessibility
 from tests.support.servers import A2, start_server
 from tests.webapp.experiments.factories import ExperimentFactory
@@ -56,10 +58,20 @@ def test_the_review_page_result_and_feedback(chromium, servers, variant, tmp_pat
         page.set_extra_http_headers({"x-user-experiment": "A" if variant == "v1" else "B"})
         page.goto(url + "/")
         shown = {"form": check_accessibility(page, f"{variant}-form", tmp_path)}
+        page.keyboard.press("Tab")  # the skip link: the first stop, as a keyboard user sees it
+        shown["focus_ring"] = page.evaluate("getComputedStyle(document.activeElement).outlineColor")
+        shown["maxlength"] = page.get_attribute("#id_review", "maxlength")
         page.fill("#id_review", "The soup was cold, bland and the waiter was rude.")
+        shown["count"] = page.text_content("#review-count")
         page.click("#review-form button[type=submit]")
-        page.wait_for_selector("[data-result][data-sentiment=negative]:not(template *)")
+        page.wait_for_selector("#result [data-result][data-sentiment=negative]")
         shown["result"] = check_accessibility(page, f"{variant}-result", tmp_path)
+        shown["header"] = page.text_content(".site-header")
+        shown["details"] = page.text_content("#result .result-details")
+        if variant == "v2":
+            shown["meter"] = page.evaluate(
+                "getComputedStyle(document.querySelector('#result .card-meter-fill')).fill"
+            )
         page.locator("#result [data-feedback] button[type=submit]").first.click()
         page.wait_for_selector("#result [data-feedback-done]:not([hidden])")
         shown["feedback"] = check_accessibility(page, f"{variant}-feedback", tmp_path)
@@ -68,6 +80,27 @@ def test_the_review_page_result_and_feedback(chromium, servers, variant, tmp_pat
     shown, audit = chromium.audit(review)
 
     assert_clean(audit, shown["form"] + shown["result"] + shown["feedback"])
+    assert shown["maxlength"] == str(max_chars())
+    assert shown["count"] == f"49 / {max_chars()} characters"  # live, as typed
+    assert contrast(shown["focus_ring"], "rgb(255, 255, 255)") >= 3  # WCAG 2.2, 2.4.13
+    # Versions are small print beside the result, the experiment group for staff only.
+    assert "Group" not in shown["header"] and "App " not in shown["header"]
+    assert "group" not in shown["details"].lower()
+    assert re.search(r"App \S+ \(v[12]\) · model \S+", " ".join(shown["details"].split()))
+    if variant == "v2":
+        assert shown["meter"] == "rgb(162, 40, 27)"  # the card's red, not a green meter
+
+
+def luminance(colour: str) -> float:
+    """WCAG relative luminance of a CSS ``rgb(r, g, b)`` colour."""
+    channels = [int(c) / 255 for c in re.findall(r"\d+", colour)[:3]]
+    r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(one: str, other: str) -> float:
+    high, low = sorted((luminance(one), luminance(other)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
 
 
 def test_the_batch_upload_and_job_pages(chromium, servers, tmp_path):
@@ -107,8 +140,14 @@ def test_the_api_docs_render_their_operations(chromium, servers, service, tmp_pa
 
 def test_the_admin_login_experiment_and_statistics(chromium, servers, tmp_path):
     url = servers["v1"].url
-    get_user_model().objects.create_superuser("staff", "staff@example.com", ADMIN_PASSWORD)
-    experiment = ExperimentFactory(name="frontend-v2", steers_routing=True)
+    hasher = PBKDF2PasswordHasher()  # the server's own; the test settings use a fast one
+    get_user_model().objects.create(
+        username="staff",
+        password=hasher.encode(ADMIN_PASSWORD, hasher.salt()),
+        is_staff=True,
+        is_superuser=True,
+    )
+    experiment = ExperimentFactory(name="page-check")
     change = f"{url}/admin/experiments/experiment/{experiment.pk}/change/"
 
     def admin(page):
