@@ -46,7 +46,9 @@ def recent_jobs_of(owner: str, limit: int = RECENT_JOBS) -> list[BatchJob]:
 def progress_of(job_id: uuid.UUID) -> dict | None:
     """Status, counts and notice of a job: one row by its key, for the job page's polling."""
     return (
-        BatchJob.objects.filter(pk=job_id).values("status", "processed_rows", "total_rows", "notice").first()
+        BatchJob.objects.filter(pk=job_id)
+        .values("status", "processed_rows", "total_rows", "notice")
+        .first()
     )
 
 
