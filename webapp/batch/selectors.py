@@ -2,9 +2,10 @@
 visitor's recent jobs, the jobs left stalled."""
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Q
@@ -43,7 +44,7 @@ def recent_jobs_of(owner: str, limit: int = RECENT_JOBS) -> list[BatchJob]:
     return list(BatchJob.objects.filter(owner=owner).order_by("-created_at")[:limit])
 
 
-def progress_of(job_id: uuid.UUID) -> dict | None:
+def progress_of(job_id: uuid.UUID) -> Mapping[str, Any] | None:
     """Status, counts and notice of a job: one row by its key, for the job page's polling."""
     return (
         BatchJob.objects.filter(pk=job_id)
@@ -56,8 +57,8 @@ def progress_of(job_id: uuid.UUID) -> dict | None:
 class Preview:
     """The reviews the model is surest about, each side: (row, review, confidence)."""
 
-    negative: list[tuple[int, str, float]]
-    positive: list[tuple[int, str, float]]
+    negative: list[tuple[int, str, float | None]]
+    positive: list[tuple[int, str, float | None]]
 
 
 def preview_of(job: BatchJob, size: int = PREVIEW_SIZE) -> Preview | None:
@@ -66,7 +67,7 @@ def preview_of(job: BatchJob, size: int = PREVIEW_SIZE) -> Preview | None:
         return None
     rows = BatchRow.objects.filter(job=job)
 
-    def surest(sentiment: str) -> list[tuple[int, str, float]]:
+    def surest(sentiment: str) -> list[tuple[int, str, float | None]]:
         ranked = rows.filter(sentiment=sentiment).order_by("-confidence", "row")[:size]
         return list(ranked.values_list("row", "review", "confidence"))
 
