@@ -12,7 +12,6 @@ class UploadRequest(serializers.Serializer):
 class Progress(serializers.Serializer):
     processed = serializers.IntegerField(help_text="Reviews classified so far.")
     total = serializers.IntegerField(help_text="Reviews to classify.")
-    notice = serializers.CharField(allow_null=True, help_text="What a running job waits for.")
     percent = serializers.FloatField()
 
 
@@ -66,3 +65,4 @@ class ProgressResponse(serializers.Serializer):
     status = serializers.ChoiceField(choices=["queued", "running", "done", "failed"])
     processed = serializers.IntegerField(help_text="Reviews classified so far.")
     total = serializers.IntegerField(help_text="Reviews to classify.")
+    notice = serializers.CharField(allow_null=True, help_text="What a running job waits for.")
