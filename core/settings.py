@@ -103,7 +103,30 @@ SPECTACULAR_SETTINGS = {
     # The docs page is served from the package, not a CDN: the cluster may have no internet.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Without deep links an operation's summary holds no link inside its button, which
+    # assistive technology cannot reach (axe: nested-interactive).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": False},
 }
+
+# Pages run under a strict policy: scripts and styles are served by the app itself, nothing is
+# loaded from elsewhere, nothing inline runs. The web app sends it on every response (django-csp);
+# the model service on its one page, the API docs (core.schema.DocsView).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'self'"],
+    }
+}
+
+# Templates and static files both services share (the API docs page).
+TEMPLATES_DIR = BASE_DIR / "core" / "templates"
+STATICFILES_DIRS = [BASE_DIR / "core" / "static"]
 
 # prometheus_client switches to multiprocess mode when PROMETHEUS_MULTIPROC_DIR is set
 # (gunicorn with several workers); see core/metrics.py.

@@ -37,6 +37,7 @@ STATIC_ROOT = VAR_DIR / "static"  # noqa: F405
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [TEMPLATES_DIR],  # noqa: F405
         "APP_DIRS": True,
         "OPTIONS": {"context_processors": []},
     }

@@ -2,10 +2,12 @@ from django.contrib import admin
 from django.urls import include, path
 
 from core.urls import OPERATIONAL_URLS
+from webapp.site.views import favicon
 
 urlpatterns = [
     path("", include("webapp.reviews.urls")),
     path("admin/", admin.site.urls),
+    path("favicon.ico", favicon, name="favicon"),
     *OPERATIONAL_URLS,
     path("", include("webapp.batch.urls")),
     path("", include("webapp.experiments.urls")),

@@ -166,7 +166,7 @@ def tls_context(tls_certificate) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(cert))
 
 
-def get(port: int, *, source: str, headers=None, path="/", host=HOST, tls=None):
+def get(port: int, *, source: str, headers=None, path="/", host=HOST, tls=None, method="GET"):
     """A request from a chosen client address (the source IP the gateway sees); over TLS
     when given a context (verifying the gateway's certificate)."""
     if tls:
@@ -176,7 +176,7 @@ def get(port: int, *, source: str, headers=None, path="/", host=HOST, tls=None):
     else:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=(source, 0))
     try:
-        conn.request("GET", path, headers={"Host": host, **(headers or {})})
+        conn.request(method, path, headers={"Host": host, **(headers or {})})
         response = conn.getresponse()
         body = response.read()
         return response.status, {k.lower(): v for k, v in response.getheaders()}, body
@@ -332,6 +332,34 @@ def test_only_a_static_prefix_is_free(envoy):
     status, headers, _ = get(envoy["gateway"], source="127.0.0.8", path="/review/static/x")
     assert status == 200
     assert headers["x-ratelimit-remaining"] == "9"
+
+
+JOB = "/api/batch/0b6c1c9e-3f7a-4c1e-9d55-5f0f4b1e2a7d"
+
+
+def test_the_batch_progress_poll_is_free_and_only_it(envoy):
+    """The job page may poll a job's progress every second; that exact GET costs no token,
+    and nothing that merely resembles it is free (the job itself, a query string, another
+    method, a longer or prefixed path, a malformed id)."""
+    port, client = envoy["gateway"], "127.0.0.12"
+    for i in range(30):
+        status, headers, _ = get(port, source=client, path=f"{JOB}/progress")
+        assert status == 200, i
+        assert "x-ratelimit-remaining" not in headers  # no bucket was consulted
+    counted = [
+        ("GET", JOB),
+        ("GET", f"{JOB}/progress?poll=1"),
+        ("POST", f"{JOB}/progress"),
+        ("GET", f"{JOB}/progress/x"),
+        ("GET", f"/x{JOB}/progress"),
+        ("GET", "/api/batch/not-a-job-id/progress"),
+    ]
+    remaining = []
+    for method, path in counted:
+        _, headers, _ = get(port, source=client, path=path, method=method)
+        assert "x-ratelimit-remaining" in headers, (method, path)
+        remaining.append(int(headers["x-ratelimit-remaining"]))
+    assert remaining == [9, 8, 7, 6, 5, 4]
 
 
 def test_tokens_come_back_after_the_refill_interval(envoy):

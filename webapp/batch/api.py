@@ -22,6 +22,7 @@ from webapp.batch import selectors, tasks, uploads
 from webapp.batch import serializers as s
 from webapp.batch.models import BatchJob, JobStatus
 from webapp.batch.parsing import UploadError, spreadsheet_safe
+from webapp.experiments.middleware import visitor_id
 
 CSV_HEADER = ("row", "review", "sentiment", "confidence")
 
@@ -77,6 +78,19 @@ class BatchCollectionView(APIView):
     parser_classes = [MultiPartParser]
 
     @extend_schema(
+        responses={200: s.JobListResponse},
+        summary="The caller's recent batch jobs, newest first",
+        description=(
+            "Only the jobs uploaded by the same visitor: the `sentiment_visitor` cookie, or "
+            f"the `x-user-id` header for API clients; at most {selectors.RECENT_JOBS}. A "
+            "caller that names neither has no jobs listed."
+        ),
+    )
+    def get(self, request: Request) -> Response:
+        jobs = selectors.recent_jobs_of(visitor_id(request))
+        return Response({"jobs": [job_payload(job) for job in jobs]})
+
+    @extend_schema(
         request={"multipart/form-data": s.UploadRequest},
         responses={202: s.JobResponse, **errors(400, 413, 415)},
         summary="Upload a CSV or TSV file of reviews for batch analysis",
@@ -91,7 +105,9 @@ class BatchCollectionView(APIView):
     def post(self, request: Request) -> Response:
         try:
             job = uploads.job_from_upload(
-                request, missing_file="Send the file in the multipart field 'file'."
+                request,
+                missing_file="Send the file in the multipart field 'file'.",
+                owner=visitor_id(request),
             )
         except UploadError as exc:
             raise ApiError(exc.code, exc.message, exc.status) from None
@@ -111,6 +127,31 @@ class BatchJobView(APIView):
     )
     def get(self, request: Request, job_id: uuid.UUID) -> Response:
         return Response(job_payload(job_or_404(job_id)))
+
+
+class BatchProgressView(APIView):
+    """What the job page polls: one indexed row, no experiment bookkeeping (its path is
+    skipped by the experiments middleware), so it is cheap enough to be left out of the
+    gateway's rate limit (deploy/istio/envoyfilter-rate-limit.yaml)."""
+
+    @extend_schema(
+        responses={200: s.ProgressResponse, **errors(404)},
+        summary="Status and progress of a batch job, cheaply",
+        operation_id="api_batch_progress",
+    )
+    def get(self, request: Request, job_id: uuid.UUID) -> Response:
+        progress = selectors.progress_of(job_id)
+        if progress is None:
+            raise ApiError("not_found", "No batch job has this id.", status.HTTP_404_NOT_FOUND)
+        return Response(
+            {
+                "status": progress["status"],
+                "processed": progress["processed_rows"],
+                "total": progress["total_rows"],
+                "notice": progress["notice"] or None,
+            },
+            headers={"Cache-Control": "no-store"},
+        )
 
 
 def result_lines(rows: Iterable[tuple[int, str, str, float | None]]) -> Iterator[str]:

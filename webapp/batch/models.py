@@ -24,6 +24,9 @@ FINAL_STATUSES = (JobStatus.DONE, JobStatus.FAILED)
 class BatchJob(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     filename = models.CharField(max_length=255, blank=True)
+    # The visitor who uploaded it (the sentiment_visitor cookie or x-user-id); blank when the
+    # client named none. Only lists are scoped by it: a job's own id is unguessable.
+    owner = models.CharField(max_length=64, blank=True)
     status = models.CharField(
         max_length=8, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True
     )
@@ -47,6 +50,7 @@ class BatchJob(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["owner", "-created_at"], name="batch_job_owner_recent")]
 
     def __str__(self) -> str:
         return (

@@ -1,9 +1,11 @@
-"""Reads of batch analysis: a job, its result summary and rows, the jobs left stalled."""
+"""Reads of batch analysis: a job, its progress, result summary, preview and rows, a
+visitor's recent jobs, the jobs left stalled."""
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Q
@@ -13,6 +15,8 @@ from webapp.batch.models import ACTIVE_STATUSES, BatchJob, BatchRow, JobStatus
 
 # A job whose message could not be sent is picked up by the sweeper after this long.
 UNSENT_GRACE = timedelta(seconds=10)
+RECENT_JOBS = 10  # listed on the page and by GET /api/batch
+PREVIEW_SIZE = 3  # reviews shown each side in the results preview
 
 
 @dataclass(frozen=True)
@@ -33,14 +37,41 @@ def job_by_id(job_id: uuid.UUID) -> BatchJob | None:
     return BatchJob.objects.filter(pk=job_id).first()
 
 
-def jobs_by_ids(job_ids: list[str]) -> list[BatchJob]:
-    valid = []
-    for value in job_ids:
-        try:
-            valid.append(uuid.UUID(str(value)))
-        except ValueError:
-            continue
-    return list(BatchJob.objects.filter(pk__in=valid).order_by("-created_at"))
+def recent_jobs_of(owner: str, limit: int = RECENT_JOBS) -> list[BatchJob]:
+    """The owner's latest jobs, newest first; none for a visitor who named no id."""
+    if not owner:
+        return []
+    return list(BatchJob.objects.filter(owner=owner).order_by("-created_at")[:limit])
+
+
+def progress_of(job_id: uuid.UUID) -> Mapping[str, Any] | None:
+    """Status, counts and notice of a job: one row by its key, for the job page's polling."""
+    return (
+        BatchJob.objects.filter(pk=job_id)
+        .values("status", "processed_rows", "total_rows", "notice")
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class Preview:
+    """The reviews the model is surest about, each side: (row, review, confidence)."""
+
+    negative: list[tuple[int, str, float | None]]
+    positive: list[tuple[int, str, float | None]]
+
+
+def preview_of(job: BatchJob, size: int = PREVIEW_SIZE) -> Preview | None:
+    """The most negative and the most positive reviews of a finished job."""
+    if job.status != JobStatus.DONE:
+        return None
+    rows = BatchRow.objects.filter(job=job)
+
+    def surest(sentiment: str) -> list[tuple[int, str, float | None]]:
+        ranked = rows.filter(sentiment=sentiment).order_by("-confidence", "row")[:size]
+        return list(ranked.values_list("row", "review", "confidence"))
+
+    return Preview(negative=surest("negative"), positive=surest("positive"))
 
 
 def stalled_job_ids() -> list[uuid.UUID]:

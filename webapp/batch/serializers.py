@@ -55,3 +55,14 @@ class JobResponse(serializers.Serializer):
             if name == "skipped":
                 fields["errors"] = JobError(many=True)
         return fields
+
+
+class JobListResponse(serializers.Serializer):
+    jobs = JobResponse(many=True)
+
+
+class ProgressResponse(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["queued", "running", "done", "failed"])
+    processed = serializers.IntegerField(help_text="Reviews classified so far.")
+    total = serializers.IntegerField(help_text="Reviews to classify.")
+    notice = serializers.CharField(allow_null=True, help_text="What a running job waits for.")

@@ -49,7 +49,7 @@ def check_upload_size(size: int | None) -> None:
         raise UploadError("file_too_large", f"The file is larger than {limit}.", status=413)
 
 
-def create_job(*, filename: str, data: bytes) -> BatchJob:
+def create_job(*, filename: str, data: bytes, owner: str = "") -> BatchJob:
     """Store an upload as a queued job with one row per review; UploadError if unusable."""
     check_upload_size(len(data))
     parsed = parse_reviews(
@@ -58,6 +58,7 @@ def create_job(*, filename: str, data: bytes) -> BatchJob:
     with transaction.atomic():
         job = BatchJob.objects.create(
             filename=filename[:255],
+            owner=owner,
             total_rows=len(parsed.reviews),
             skipped_empty=parsed.skipped_empty,
             skipped_too_long=parsed.skipped_too_long,

@@ -20,7 +20,9 @@ def check_declared_size(request: HttpRequest | Request) -> None:
         services.check_upload_size(int(length) - MULTIPART_OVERHEAD)
 
 
-def job_from_upload(request: HttpRequest | Request, *, missing_file: str) -> BatchJob:
+def job_from_upload(
+    request: HttpRequest | Request, *, missing_file: str, owner: str = ""
+) -> BatchJob:
     """The job of the multipart field ``file`` (a Django or DRF request); UploadError if not
     usable, with ``missing_file`` as the message when there is no file."""
     check_declared_size(request)
@@ -31,4 +33,4 @@ def job_from_upload(request: HttpRequest | Request, *, missing_file: str) -> Bat
     if upload is None:
         raise UploadError("missing_file", missing_file)
     services.check_upload_size(upload.size)
-    return services.create_job(filename=upload.name or "", data=upload.read())
+    return services.create_job(filename=upload.name or "", data=upload.read(), owner=owner)

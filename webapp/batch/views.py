@@ -1,5 +1,5 @@
 """Batch analysis pages: an upload form that works without JavaScript, and a job page
-that static/batch/job.js keeps up to date by polling the API."""
+that static/batch/job.js keeps up to date by polling the job's progress."""
 
 import uuid
 
@@ -11,9 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from webapp.batch import selectors, tasks, uploads
 from webapp.batch.parsing import UploadError
-
-SESSION_KEY = "batch_jobs"  # the visitor's recent jobs, newest first
-RECENT_JOBS = 10
+from webapp.experiments.middleware import visitor_id
 
 
 def _index(request: HttpRequest, *, error: str = "", status: int = 200) -> HttpResponse:
@@ -22,7 +20,7 @@ def _index(request: HttpRequest, *, error: str = "", status: int = 200) -> HttpR
         "max_mb": settings.BATCH_MAX_BYTES / 1_048_576,
         "max_rows": settings.BATCH_MAX_ROWS,
         "max_chars": settings.MAX_REVIEW_CHARS,
-        "recent_jobs": selectors.jobs_by_ids(request.session.get(SESSION_KEY, [])),
+        "recent_jobs": selectors.recent_jobs_of(visitor_id(request)),
     }
     return render(request, "batch/index.html", context, status=status)
 
@@ -43,12 +41,12 @@ def index(request: HttpRequest) -> HttpResponse:
 @csrf_protect
 def _submit(request: HttpRequest) -> HttpResponse:
     try:
-        job = uploads.job_from_upload(request, missing_file="Choose a file to upload.")
+        job = uploads.job_from_upload(
+            request, missing_file="Choose a file to upload.", owner=visitor_id(request)
+        )
     except UploadError as exc:
         return _index(request, error=exc.message, status=exc.status)
     tasks.enqueue_job(job.id)
-    recent = [str(job.id), *request.session.get(SESSION_KEY, [])]
-    request.session[SESSION_KEY] = recent[:RECENT_JOBS]
     # Post/Redirect/Get: reloading the job page does not upload the file again.
     return redirect("batch:job", job_id=job.id)
 
@@ -59,11 +57,19 @@ def job_page(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     if job is None:
         raise Http404("No such batch job.")
     summary = selectors.summary_of(job)
+    preview = selectors.preview_of(job)
     share = summary.share_positive if summary else None  # None until a review is classified
     positive_pct = 100 * share if share is not None else 0
     context = {
         "job": job,
         "summary": summary,
+        "preview": preview,
+        "preview_sides": [
+            ("Most negative", "negative", preview.negative),
+            ("Most positive", "positive", preview.positive),
+        ]
+        if preview
+        else [],
         "positive_pct": positive_pct,
         "negative_pct": 100 - positive_pct if share is not None else 0,
         "max_chars": settings.MAX_REVIEW_CHARS,

@@ -42,6 +42,16 @@ def safe_token(value: str | None) -> str | None:
     return value if value and _SAFE_TOKEN.fullmatch(value) else None
 
 
+def visitor_id(request: HttpRequest) -> str:
+    """Who sent the request as the experiments know visitors: our visitor cookie, else the
+    API client's x-user-id; blank when it names neither."""
+    return (
+        safe_token(request.COOKIES.get(VISITOR_COOKIE))
+        or safe_token(request.headers.get(USER_ID_HEADER))
+        or ""
+    )
+
+
 def valid_variant(value: str | None) -> str | None:
     return value if value in services.VARIANTS else None
 

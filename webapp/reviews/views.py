@@ -2,12 +2,12 @@
 
 import uuid
 
-from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from core import review
 from webapp import modelservice
 from webapp.reviews import selectors, services
 from webapp.reviews.context import analyze_review_for
@@ -24,7 +24,7 @@ def _see_result(prediction: Prediction) -> HttpResponseRedirect:
 
 
 def _page(request: HttpRequest, form: ReviewForm, *, status: int = 200, **context) -> HttpResponse:
-    context = {"form": form, "max_chars": settings.MAX_REVIEW_CHARS, **context}
+    context = {"form": form, "max_chars": review.max_chars(), **context}
     return render(request, "reviews/index.html", context, status=status)
 
 

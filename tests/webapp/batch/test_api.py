@@ -6,6 +6,7 @@ import uuid
 import zipfile
 
 import pytest
+from django.test import Client
 from prometheus_client import REGISTRY
 
 from tests.support.servers import A2
@@ -189,3 +190,45 @@ def test_the_api_is_in_the_schema(client):
     schema = client.get("/api/schema", HTTP_ACCEPT="application/json").content.decode()
     for path in ("/api/batch", "/api/batch/{job_id}", "/api/batch/{job_id}/results.csv"):
         assert path in schema
+
+
+def test_the_list_shows_only_the_callers_own_jobs(client, eager, model_service):
+    mine = upload(client, b"Review\nLovely soup.\n", "mine.tsv").json()["id"]  # names no one
+    assert client.get("/api/batch").json() == {"jobs": []}
+    ann = [upload_as("ann", f"ann-{i}.tsv").json()["id"] for i in range(2)]
+    bob = upload_as("bob", "bob.tsv").json()["id"]
+
+    listed = Client().get("/api/batch", HTTP_X_USER_ID="ann")
+    assert listed.status_code == 200
+    assert [job["id"] for job in listed.json()["jobs"]] == ann[::-1]  # newest first
+    assert listed.json()["jobs"][0]["status"] == "done"
+    assert ids(Client().get("/api/batch", HTTP_X_USER_ID="bob")) == [bob]
+    # The visitor cookie names the visitor as x-user-id does; a forged one names nobody.
+    browser = Client()
+    browser.cookies["sentiment_visitor"] = "bob"
+    assert ids(browser.get("/api/batch")) == [bob]
+    browser.cookies["sentiment_visitor"] = "bob\r\nSet-Cookie: x"
+    assert ids(browser.get("/api/batch")) == []
+    assert mine not in ids(listed) + ids(Client().get("/api/batch", HTTP_X_USER_ID=""))
+
+
+def ids(response) -> list[str]:
+    return [job["id"] for job in response.json()["jobs"]]
+
+
+def upload_as(visitor: str, name: str):
+    handle = io.BytesIO(b"Review\nCold fries.\nGreat pho.\n")
+    handle.name = name
+    return Client().post("/api/batch", {"file": handle}, HTTP_X_USER_ID=visitor)
+
+
+def test_progress_is_one_cheap_read(client, django_assert_max_num_queries):
+    job = services.create_job(filename="slow.tsv", data=b"Review\nok\nfine\n")
+    with django_assert_max_num_queries(1):
+        response = client.get(f"/api/batch/{job.id}/progress")
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "no-store"
+    assert response.json() == {"status": "queued", "processed": 0, "total": 2, "notice": None}
+    missing = client.get(f"/api/batch/{uuid.uuid4()}/progress")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"

@@ -35,12 +35,16 @@ def test_the_upload_page_explains_the_format_and_limits(client, settings):
     assert 'name="file"' in html
     assert "csrfmiddlewaretoken" in html
     assert "Up to 5 MB and 10000 reviews" in html
+    # Styled like every other primary button, and spelt as in the navigation.
+    assert '<button type="submit" class="button button-primary">Analyze file</button>' in html
+    assert "Analyse" not in html
     assert "<code>Review</code>" in html
     assert "Content-Security-Policy" in response.headers
     assert_no_inline_code(html)
 
 
 def test_an_upload_leads_to_the_job_page_with_its_results(client, eager, model_service):
+    client.get("/batch", HTTP_ACCEPT="text/html")  # a browser's first visit: a visitor cookie
     response = client.post("/batch", {"file": named(A2.read_bytes(), "a2.tsv")})
 
     assert response.status_code == 302
@@ -60,8 +64,19 @@ def test_an_upload_leads_to_the_job_page_with_its_results(client, eager, model_s
     assert f"/api/batch/{job_url.rsplit('/', 1)[1]}/results.csv" in html
     assert 'src="/static/batch/job.js"' in html
 
-    # The upload page remembers the visitor's jobs.
+    # A preview of the results: the reviews the model is surest about, each side.
+    preview = re.findall(
+        r'<section class="batch-preview-side batch-preview-(\w+)".*?</section>', html, re.S
+    )
+    assert preview == ["negative", "positive"]
+    confidences = [int(c) for c in re.findall(r"· (\d+)% confident", html)]
+    assert len(confidences) == 6 and all(50 <= c <= 100 for c in confidences)
+
+    # The upload page lists the visitor's own jobs, and no one else's.
     assert f'href="{job_url}">a2.tsv</a>' in client.get("/batch").content.decode()
+    stranger = Client()
+    stranger.get("/batch", HTTP_ACCEPT="text/html")
+    assert job_url not in stranger.get("/batch").content.decode()
 
 
 @pytest.mark.parametrize(
@@ -124,7 +139,9 @@ def test_the_job_page_polls_at_the_configured_interval(client, settings):
     from webapp.batch import services
 
     job = services.create_job(filename="slow.tsv", data=b"Review\nok\n")
-    assert 'data-poll-seconds="8.0"' in client.get(f"/batch/{job.id}").content.decode()
+    html = client.get(f"/batch/{job.id}").content.decode()
+    assert 'data-poll-seconds="1.0"' in html
+    assert f'data-progress-url="/api/batch/{job.id}/progress"' in html
     settings.BATCH_POLL_SECONDS = 2.5
     assert 'data-poll-seconds="2.5"' in client.get(f"/batch/{job.id}").content.decode()
 

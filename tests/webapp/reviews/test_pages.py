@@ -37,11 +37,12 @@ def test_the_page_offers_an_accessible_form(client):
     assert page.status_code == 200
     assert '<label for="id_review">Your review</label>' in html
     assert re.search(r'<textarea id="id_review" name="review"[^>]*required', html)
-    assert 'aria-describedby="review-help review-error"' in html
+    assert 'aria-describedby="review-help review-count review-error"' in html
+    assert f'maxlength="{settings.MAX_REVIEW_CHARS}"' in html  # typed past it, nothing is lost
+    assert f'id="review-count" class="char-count" data-max="{settings.MAX_REVIEW_CHARS}"' in html
     assert 'name="csrfmiddlewaretoken"' in html
     assert '<meta name="viewport"' in html
-    assert f"App {settings.APP_VERSION}" in html
-    assert ">v1<" in html
+    assert f"Sentiment {settings.APP_VERSION} (v1)" in html
 
 
 def test_the_page_has_no_inline_script_or_style_and_a_strict_csp(client):
@@ -185,9 +186,9 @@ def test_v2_shows_a_card_with_thumbs(client, fake_model, settings):
     assert 'class="card"' in html
     assert 'aria-label="Yes, this is right"' in html
     assert 'aria-label="No, this is wrong"' in html
-    assert 'value="0.8750"' in html  # the confidence meter
+    assert 'class="card-meter-fill" data-meter width="88"' in html  # the confidence bar
     assert ">Correct</button>" not in html
-    assert ">v2<" in html
+    assert "(v2)" in html
 
 
 def _predict(client) -> Prediction:

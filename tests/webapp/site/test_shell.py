@@ -1,5 +1,7 @@
 """The site shell: the base template every app extends and the versions it shows."""
 
+from types import SimpleNamespace
+
 from django.template.loader import render_to_string
 from django.test import Client, RequestFactory
 
@@ -38,9 +40,23 @@ def test_base_template_has_blocks_others_can_fill(tmp_path, settings):
     assert "<title>Child · Sentiment</title>" in html
     assert "<p>child content</p>" in html
     assert '<script src="/static/child.js"></script>' in html
-    assert f"App {settings.APP_VERSION}" in html
-    assert "Group A" in html
+    # The versions are small print in the footer; the experiment group is for staff only.
+    assert f'<p class="build">Sentiment {settings.APP_VERSION} (v1)</p>' in html
+    assert "group" not in html.lower()
+    request.user = SimpleNamespace(is_staff=True)
+    assert "· group A</p>" in render_to_string("child.html", request=request)
     assert '<link rel="stylesheet" href="/static/site/site.css">' in html
+    assert '<link rel="icon" href="/static/site/favicon.svg" type="image/svg+xml">' in html
+
+
+def test_browsers_asking_for_favicon_ico_get_the_icon():
+    client = Client()
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302
+    assert response["Location"] == "/static/site/favicon.svg"
+    icon = client.get(response["Location"])
+    assert icon.status_code == 200
+    assert icon["Content-Type"] == "image/svg+xml"
 
 
 def test_the_shell_stylesheet_is_served():

@@ -1,4 +1,4 @@
-// Keeps the batch job page current: polls the job's API until it is done or failed,
+// Keeps the batch job page current: polls the job's progress until it is done or failed,
 // then reloads so the server renders the results. The page works without this script.
 (function () {
   "use strict";
@@ -7,15 +7,18 @@
   var FINAL = { done: true, failed: true };
   if (FINAL[root.getAttribute("data-status")]) return;
 
-  // The gateway allows each client address 10 requests a minute (deploy/istio/
-  // envoyfilter-rate-limit.yaml); polling every 8 s leaves room for the visitor's other
-  // requests, and a 429 waits for the gateway instead of adding to it.
-  // The page may set another interval (data-poll-seconds, from BATCH_POLL_SECONDS).
-  var POLL_SECONDS = 8;
+  // Polls the job's progress endpoint, which is cheap and left out of the gateway's
+  // per-client rate limit (deploy/istio/envoyfilter-rate-limit.yaml), so the bar can move
+  // every second while the job moves, backing off to MAX_SECONDS while it does not (a job
+  // waiting for the model service). The fastest interval is data-poll-seconds
+  // (BATCH_POLL_SECONDS); a 429 still waits as long as the gateway asks.
+  var POLL_SECONDS = 1;
+  var MAX_SECONDS = 10;
+  var BACKOFF = 1.5;
   var rateLimit = window.SentimentRateLimit;
   if (!rateLimit || !window.fetch) return;
 
-  var url = root.getAttribute("data-api-url");
+  var url = root.getAttribute("data-progress-url");
   var interval = 1000 * (parseFloat(root.getAttribute("data-poll-seconds")) || POLL_SECONDS);
   var bar = document.getElementById("batch-progress");
   var text = document.getElementById("batch-progress-text");
@@ -29,13 +32,14 @@
     notice.hidden = !message;
   }
 
+  var last = bar.value;
+
   function show(job) {
-    bar.max = Math.max(job.progress.total, 1);
-    bar.value = job.progress.processed;
-    bar.textContent = job.progress.processed + " / " + job.progress.total;
-    text.textContent = job.progress.processed + " of " + job.progress.total + " reviews classified";
+    bar.max = Math.max(job.total, 1);
+    bar.value = job.processed;
+    bar.textContent = job.processed + " / " + job.total;
+    text.textContent = job.processed + " of " + job.total + " reviews classified";
     status.textContent = LABELS[job.status] || job.status;
-    showNotice(job.notice);
   }
 
   function poll() {
@@ -51,17 +55,20 @@
         if (!response.ok) throw new Error("HTTP " + response.status);
         return response.json().then(function (job) {
           show(job);
+          showNotice(job.notice);
           if (FINAL[job.status]) {
             window.location.reload();
             return;
           }
-          delay = interval;
+          // Quick while the job moves, slower while it waits.
+          delay = job.processed !== last ? interval : Math.min(delay * BACKOFF, 1000 * MAX_SECONDS);
+          last = job.processed;
           window.setTimeout(poll, delay);
         });
       })
       .catch(function () {
         // Back off while the server is unreachable; the page keeps its last state.
-        delay = Math.min(delay * 2, 15000);
+        delay = Math.min(delay * 2, 1000 * MAX_SECONDS);
         window.setTimeout(poll, delay);
       });
   }

@@ -49,8 +49,10 @@
           return;
         }
         if (response.ok && response.redirected) {
-          window.location.assign(response.url);
-          return;
+          // Read to the end first: leaving mid-body would abort the request.
+          return response.text().then(function () {
+            window.location.assign(response.url);
+          });
         }
         return response.text().then(showServerError);
       })

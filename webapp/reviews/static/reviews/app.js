@@ -14,6 +14,7 @@
   var statusLine = document.getElementById("status");
   var resultArea = document.getElementById("result");
   var submitButton = form.querySelector("button[type=submit]");
+  var counter = document.getElementById("review-count");
   var LABELS = { positive: "Positive", negative: "Negative" };
   var MODEL_DOWN =
     "The sentiment model is not available right now. Your review is still here; " +
@@ -64,6 +65,18 @@
     }
   }
 
+  // The count the box's maxlength enforces (UTF-16 units, so an emoji counts as two).
+  function showCount() {
+    var max = parseInt(counter.getAttribute("data-max"), 10);
+    var used = textarea.value.length;
+    counter.textContent = used + " / " + max + " characters";
+    counter.classList.toggle("char-count-full", used >= max);
+  }
+  if (counter) {
+    textarea.addEventListener("input", showCount);
+    showCount();
+  }
+
   function fill(card, name, value) {
     card.querySelectorAll('[data-field="' + name + '"]').forEach(function (node) {
       node.textContent = value;
@@ -88,7 +101,7 @@
     });
     var meter = card.querySelector("[data-meter]");
     if (meter) {
-      meter.value = result.confidence;
+      meter.setAttribute("width", Math.round(result.confidence * 100));
     }
     var feedbackForm = card.querySelector("form[data-feedback]");
     feedbackForm.action = "/predictions/" + result.prediction_id + "/feedback";
