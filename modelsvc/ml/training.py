@@ -35,7 +35,7 @@ from modelsvc.artifact import (
     write_atomic,
 )
 from modelsvc.ml.dataset import DatasetError, load_labelled_tsv
-from modelsvc.ml.pipeline import build_pipeline
+from modelsvc.ml.pipelines import DEFAULT_PIPELINE, recipe
 
 TEST_SIZE = 0.2
 CV_FOLDS = 5
@@ -48,6 +48,7 @@ def train(
     *,
     seed: int = 42,
     version: str | None = None,
+    pipeline_name: str = DEFAULT_PIPELINE,
 ) -> dict[str, Any]:
     """Train on a labelled TSV and write the artifact files; returns the metrics.
 
@@ -57,7 +58,8 @@ def train(
     """
     dataset = load_labelled_tsv(data_path)
     _check_trainable(dataset.labels, data_path)
-    version = version or f"1.0.0+{dataset.sha256[:8]}"
+    chosen = recipe(pipeline_name)
+    version = version or f"{chosen.version_major}+{dataset.sha256[:8]}"
     x_train, x_test, y_train, y_test = train_test_split(
         dataset.texts,
         dataset.labels,
@@ -67,11 +69,11 @@ def train(
     )
     # BLAS threads buy nothing on a problem this small and, on a busy machine, make fitting
     # several times slower by contending for cores.
-    with threadpool_limits(limits=1):
-        pipeline = build_pipeline(seed).fit(x_train, y_train)
+    with threadpool_limits(limits=1), chosen.training():
+        pipeline = chosen.build(seed).fit(x_train, y_train)
         folds = StratifiedKFold(n_splits=CV_FOLDS, shuffle=True, random_state=seed)
         cv_scores = cross_val_score(
-            build_pipeline(seed), dataset.texts, dataset.labels, cv=folds, scoring="accuracy"
+            chosen.build(seed), dataset.texts, dataset.labels, cv=folds, scoring="accuracy"
         )
         held_out = _scores(y_test, pipeline.predict(x_test).tolist())
     metrics: dict[str, Any] = {
@@ -84,6 +86,10 @@ def train(
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    # Files the pipeline reads beside the artifact (its pickle records their checksums too).
+    files = {name: hashlib.sha256(data).hexdigest() for name, data in chosen.files.items()}
+    for name, data in chosen.files.items():
+        write_atomic(out / name, data)
     artifact = {
         "format": ARTIFACT_FORMAT,
         "version": version,
@@ -102,8 +108,10 @@ def train(
             "data_sha256": dataset.sha256,
             "data_rows": len(dataset.texts),
             "seed": seed,
+            "pipeline": chosen.name,
+            "files": files,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "libraries": _library_versions(),
+            "libraries": _library_versions(chosen.libraries),
         }
         write_atomic(out / METRICS_NAME, _json_bytes(metrics))
         write_atomic(out / MANIFEST_NAME, _json_bytes(manifest))
@@ -148,9 +156,9 @@ def _scores(truth: Sequence[int], predicted: Sequence[int]) -> dict[str, Any]:
     }
 
 
-def _library_versions() -> dict[str, str]:
+def _library_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
     return {"python": platform.python_version()} | {
-        name: metadata.version(name) for name in _LIBRARIES
+        name: metadata.version(name) for name in _LIBRARIES + extra
     }
 
 
