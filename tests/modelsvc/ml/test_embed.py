@@ -47,7 +47,7 @@ def test_the_embed_artifact_round_trips_and_predicts_sensibly(embed_dir):
 
     loaded = artifact.load_trained(embed_dir)
     assert loaded.sha256 == manifest["artifact_sha256"]
-    assert loaded.metrics["cv_accuracy"] > 0.75  # noqa: PLR2004 - far above chance (0.5)
+    assert loaded.metrics["cv_accuracy"] > 0.75  # far above chance (0.5)
     reviews = [
         "The food was absolutely wonderful and the staff were so friendly.",
         "Cold, bland and overpriced. We will not be back.",
