@@ -9,23 +9,8 @@ import pytest
 
 from modelsvc import artifact, serving
 from modelsvc.artifact import ArtifactError
-from modelsvc.config import CORPUS_PATH, ModelConfig
+from modelsvc.config import ModelConfig
 from modelsvc.ml.embed import ENCODER_NAME
-from modelsvc.ml.training import train
-
-# The first 300 reviews of the corpus (its labels alternate, so both are there): plenty for
-# 5-fold CV at a third of the corpus's cost.
-SUBSET_ROWS = 300
-
-
-@pytest.fixture(scope="module")
-def embed_dir(tmp_path_factory) -> Path:
-    lines = CORPUS_PATH.read_text(encoding="utf-8").splitlines()
-    data = tmp_path_factory.mktemp("embed-data") / "subset.tsv"
-    data.write_text("\n".join([lines[0], *lines[1 : 1 + SUBSET_ROWS]]) + "\n", encoding="utf-8")
-    out = tmp_path_factory.mktemp("embed-model")
-    train(data, out, pipeline_name="embed")
-    return out
 
 
 def _copy(folder: Path, tmp_path: Path) -> Path:
