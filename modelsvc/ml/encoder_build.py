@@ -54,7 +54,7 @@ def build_encoder(precision: Precision = "int8") -> tuple[SentenceEncoder, bytes
 def _quiet_root_logger() -> Iterator[None]:
     root = logging.getLogger()
     level = root.level
-    root.setLevel(logging.WARNING)
+    root.setLevel(logging.ERROR)
     try:
         yield
     finally:
