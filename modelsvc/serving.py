@@ -151,7 +151,7 @@ def _local_artifact(config: ModelConfig) -> tuple[Path, str]:
             from modelsvc.ml.training import train  # noqa: PLC0415
 
             logger.info("no model at %s; training the default from %s", path, CORPUS_PATH)
-            train(CORPUS_PATH, config.local_dir)
+            train(CORPUS_PATH, config.local_dir, pipeline_name=config.pipeline)
     return path, artifact.manifest_checksum(config.local_dir)
 
 

@@ -24,16 +24,19 @@ class PredictionOut(serializers.Serializer):
 
 class AnalyzeResponse(PredictionOut):
     model_version = serializers.CharField()
+    model_variant = serializers.CharField(help_text="which model answered: v1 or v2")
 
 
 class BatchResponse(serializers.Serializer):
     results = PredictionOut(many=True)
     model_version = serializers.CharField()
+    model_variant = serializers.CharField(help_text="which model answered: v1 or v2")
 
 
 class VersionResponse(serializers.Serializer):
     service = serializers.CharField()
     service_version = serializers.CharField()
+    model_variant = serializers.CharField()
     model_version = serializers.CharField(allow_null=True)
     model_sha256 = serializers.CharField(allow_null=True)
     model_metrics = serializers.DictField(allow_null=True)

@@ -11,7 +11,7 @@ from core.errors import ApiError
 from core.schema import errors
 from modelsvc import serving
 from modelsvc.api import serializers as s
-from modelsvc.config import SERVICE_NAME
+from modelsvc.config import MODEL_VARIANT, SERVICE_NAME
 
 
 def require_model() -> serving.LoadedModel:
@@ -37,6 +37,7 @@ class AnalyzeView(APIView):
                 "sentiment": prediction.sentiment,
                 "confidence": prediction.confidence,
                 "model_version": model.version,
+                "model_variant": MODEL_VARIANT,
             }
         )
 
@@ -58,6 +59,7 @@ class BatchAnalyzeView(APIView):
                     {"sentiment": p.sentiment, "confidence": p.confidence} for p in predictions
                 ],
                 "model_version": model.version,
+                "model_variant": MODEL_VARIANT,
             }
         )
 
@@ -70,6 +72,7 @@ class VersionView(APIView):
             {
                 "service": SERVICE_NAME,
                 "service_version": settings.APP_VERSION,
+                "model_variant": MODEL_VARIANT,
                 "model_version": model.version if model else None,
                 "model_sha256": model.sha256 if model else None,
                 "model_metrics": model.metrics if model else None,

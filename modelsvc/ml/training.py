@@ -37,7 +37,7 @@ from modelsvc.artifact import (
     write_atomic,
 )
 from modelsvc.ml.dataset import DatasetError, load_labelled_tsv
-from modelsvc.ml.pipeline import build_pipeline
+from modelsvc.ml.pipelines import DEFAULT_PIPELINE, recipe
 from modelsvc.ml.sources import display_path, load_sources, text_hash
 
 TEST_SIZE = 0.2
@@ -54,6 +54,7 @@ def train(
     *,
     seed: int = 42,
     version: str | None = None,
+    pipeline_name: str = DEFAULT_PIPELINE,
 ) -> dict[str, Any]:
     """Train on one or several labelled TSVs and write the artifact files; returns the metrics.
 
@@ -67,7 +68,8 @@ def train(
     paths = [data_path] if isinstance(data_path, str | os.PathLike) else list(data_path)
     dataset = load_sources(paths)
     _check_trainable(dataset.labels, ", ".join(str(os.fspath(p)) for p in paths))
-    version = version or f"1.0.0+{dataset.sha256[:8]}"
+    chosen = recipe(pipeline_name)
+    version = version or f"{chosen.version_major}+{dataset.sha256[:8]}"
     x_train, x_test, y_train, y_test = train_test_split(
         dataset.texts,
         dataset.labels,
@@ -77,11 +79,11 @@ def train(
     )
     # BLAS threads buy nothing on a problem this small and, on a busy machine, make fitting
     # several times slower by contending for cores.
-    with threadpool_limits(limits=1):
-        pipeline = build_pipeline(seed).fit(x_train, y_train)
+    with threadpool_limits(limits=1), chosen.training():
+        pipeline = chosen.build(seed).fit(x_train, y_train)
         folds = StratifiedKFold(n_splits=CV_FOLDS, shuffle=True, random_state=seed)
         cv_scores = cross_val_score(
-            build_pipeline(seed), dataset.texts, dataset.labels, cv=folds, scoring="accuracy"
+            chosen.build(seed), dataset.texts, dataset.labels, cv=folds, scoring="accuracy"
         )
         held_out = scores(y_test, pipeline.predict(x_test).tolist())
         profile = drift.reference_profile(x_train, x_test, pipeline.predict_proba(x_test)[:, 1])
@@ -95,6 +97,10 @@ def train(
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    # Files the pipeline reads beside the artifact (its pickle records their checksums too).
+    files = {name: hashlib.sha256(data).hexdigest() for name, data in chosen.files.items()}
+    for name, data in chosen.files.items():
+        write_atomic(out / name, data)
     artifact = {
         "format": ARTIFACT_FORMAT,
         "version": version,
@@ -121,8 +127,10 @@ def train(
             "held_out": {"size": len(x_test), "text_sha256": sorted(map(text_hash, x_test))},
             "drift_profile": drift.summary(profile),
             "seed": seed,
+            "pipeline": chosen.name,
+            "files": files,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "libraries": library_versions(),
+            "libraries": library_versions(chosen.libraries),
         }
         write_atomic(out / METRICS_NAME, _json_bytes(metrics))
         write_atomic(out / MANIFEST_NAME, _json_bytes(manifest))
@@ -167,9 +175,9 @@ def scores(truth: Sequence[int], predicted: Sequence[int]) -> dict[str, Any]:
     }
 
 
-def library_versions() -> dict[str, str]:
+def library_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
     return {"python": platform.python_version()} | {
-        name: metadata.version(name) for name in _LIBRARIES
+        name: metadata.version(name) for name in _LIBRARIES + extra
     }
 
 

@@ -21,7 +21,7 @@ from django.conf import settings
 
 from core import review
 from core.version import APP_VERSION
-from modelsvc.config import MODEL_NAME, SERVICE_NAME
+from modelsvc.config import MODEL_NAME, MODEL_VARIANT, SERVICE_NAME
 from modelsvc.serving import LABELS, POSITIVE_FROM
 
 PLATFORM = "sklearn"
@@ -209,6 +209,8 @@ def infer_response(request: InferRequest, proba: np.ndarray, model_version: str)
             "model_name": MODEL_NAME,
             "model_version": model_version,
             "id": request.id if request.id is not None else str(uuid.uuid4()),
+            # The protocol's place for extras: which of the side-by-side models answered.
+            "parameters": {"model_variant": MODEL_VARIANT},
             "outputs": [_output(name, proba) for name in request.outputs],
         }
     )

@@ -107,6 +107,7 @@ class InferenceResponse(serializers.Serializer):
     model_name = serializers.CharField()
     model_version = serializers.CharField()
     id = serializers.CharField()
+    parameters = serializers.DictField(help_text='{"model_variant": "v1" or "v2"}')
     outputs = ResponseOutput(many=True)
 
 

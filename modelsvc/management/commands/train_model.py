@@ -9,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from modelsvc.ml.dataset import DatasetError
+from modelsvc.ml.pipelines import DEFAULT_PIPELINE, PIPELINES
 from modelsvc.ml.training import train
 
 
@@ -34,7 +35,14 @@ class Command(BaseCommand):
         parser.add_argument("--out", required=True, help="output folder (created if missing)")
         parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
         parser.add_argument(
-            "--version", dest="model_version", help="model version (default 1.0.0+<data sha>)"
+            "--version", dest="model_version", help="model version (default <major>+<data sha>)"
+        )
+        parser.add_argument(
+            "--pipeline",
+            choices=sorted(PIPELINES),
+            default=DEFAULT_PIPELINE,
+            help=f"which model to train (default {DEFAULT_PIPELINE}; embed adds sentence "
+            "embeddings and needs requirements-train.txt)",
         )
         parser.add_argument("--json", action="store_true", help="print every metric as JSON")
 
@@ -45,6 +53,7 @@ class Command(BaseCommand):
                 options["out"],
                 seed=options["seed"],
                 version=options["model_version"],
+                pipeline_name=options["pipeline"],
             )
         except DatasetError as exc:
             raise CommandError(str(exc)) from exc
