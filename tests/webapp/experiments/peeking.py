@@ -24,6 +24,7 @@ from webapp.experiments.analysis import (  # noqa: E402
     CORRECT_SHARE,
     ERROR_RATE,
     FEEDBACK_RATE,
+    P95_LATENCY,
     Direction,
     Metric,
 )
@@ -31,8 +32,15 @@ from webapp.experiments.statistics import (  # noqa: E402
     RatioSums,
     delta_variance,
     fixed_bounds,
+    nearest_rank,
+    quantile_ranks,
+    quantile_variance,
     sequential_bounds,
 )
+
+# Timed requests per visitor in the latency part (the others are padding): enough for the
+# clustering to matter, few enough to sort every look quickly.
+TIMED = 4
 
 
 def visitors(
@@ -64,6 +72,45 @@ def cumulative(arm: dict[str, np.ndarray], metric: Metric, looks: np.ndarray):
 def estimate_and_variance(sums) -> tuple[np.ndarray, np.ndarray]:
     _, x, y, *_ = sums
     return x / y, np.maximum(delta_variance(RatioSums(*sums)), 0.0)
+
+
+def latencies(rng, shape, answered: np.ndarray, *, slowdown: float = 1.0) -> np.ndarray:
+    """Latencies (ms) of up to TIMED answered requests per visitor, NaN where there is none:
+    log-normal around 40 ms, with a visitor's own speed (a shared random effect), so a
+    visitor's requests are correlated like a real client's."""
+    own = 0.3 * rng.standard_normal((*shape, 1))
+    values = 40.0 * slowdown * np.exp(own + 0.5 * rng.standard_normal((*shape, TIMED)))
+    timed = np.minimum(answered, TIMED)[..., None] > np.arange(TIMED)
+    return np.where(timed, values, np.nan)
+
+
+def quantile_arm(timed: np.ndarray, quantile: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each experiment's nearest-rank quantile of its visitors' timed requests (experiments,
+    visitors, TIMED) and its variance, as the statistics page computes them
+    (selectors._quantile_arms): the share of each visitor's requests at or below the
+    quantile is a ratio over visitors, whose delta-method interval, turned into ranks,
+    brackets the quantile."""
+    experiments, visitors, _ = timed.shape
+    ordered = np.sort(timed.reshape(experiments, -1), axis=1)  # NaN last
+    events = np.sum(~np.isnan(timed), axis=(1, 2))
+    at = np.array([nearest_rank(int(n), quantile) for n in events])
+    value = np.take_along_axis(ordered, at[:, None], axis=1)[:, 0]
+    below = np.sum(timed <= value[:, None, None], axis=2).astype(float)
+    counted = np.sum(~np.isnan(timed), axis=2).astype(float)
+    sums = RatioSums(
+        float(visitors),
+        below.sum(1),
+        counted.sum(1),
+        (below * below).sum(1),
+        (counted * counted).sum(1),
+        (below * counted).sum(1),
+    )
+    share_se = np.sqrt(np.maximum(delta_variance(sums), 0.0))
+    variance = np.empty(experiments)
+    for e in range(experiments):
+        low, high = quantile_ranks(int(events[e]), quantile, float(share_se[e]))
+        variance[e] = quantile_variance(ordered[e, low], ordered[e, high])
+    return value, variance
 
 
 @dataclass(frozen=True)
@@ -109,28 +156,40 @@ def guard(
     batch: int = 500,
     weight: float = 0.1,
     correct_lift: float = 0.0,
+    slowdown: float = 1.0,
     seed: int = 2,
 ) -> Rates:
-    """The canary guard's guardrail rule on correct share and error rate, a canary of
-    ``weight``, one check after every ``batch`` visitors: share of experiments rolled back.
-    ``fixed`` is the same rule on the fixed-horizon interval."""
+    """The canary guard's guardrail rule on its three guardrails (correct share, error rate,
+    p95 latency), a canary of ``weight``, one check after every ``batch`` visitors: share of
+    experiments rolled back. ``fixed`` is the same rule on the fixed-horizon interval."""
     rng = np.random.default_rng(seed)
     per_b = round(batch * weight)
     per_a = batch - per_b
     arm_a = visitors(rng, (experiments, looks * per_a))
     arm_b = visitors(rng, (experiments, looks * per_b), correct_lift=correct_lift)
+    timed_a = latencies(rng, (experiments, looks * per_a), arm_a["n_answered"])
+    timed_b = latencies(rng, (experiments, looks * per_b), arm_b["n_answered"], slowdown=slowdown)
     alpha = guardrail_alpha()
     rolled = np.zeros(experiments, bool)
     naive = np.zeros(experiments, bool)
+
+    def judge(metric: Metric, d: np.ndarray, v: np.ndarray, n: int) -> None:
+        nonlocal rolled, naive
+        rolled |= worse_with_confidence(metric, d, v, n, alpha)
+        low, high = fixed_bounds(d, v, alpha)
+        naive |= high < 0 if metric.direction == Direction.HIGHER else low > 0
+
     for metric in (CORRECT_SHARE, ERROR_RATE):
         a = cumulative(arm_a, metric, np.arange(1, looks + 1) * per_a)
         b = cumulative(arm_b, metric, np.arange(1, looks + 1) * per_b)
         difference, variance, n = _differences(a, b)
         for look in range(looks):
-            d, v = difference[:, look], variance[:, look]
-            rolled |= worse_with_confidence(metric, d, v, int(n[look]), alpha)
-            low, high = fixed_bounds(d, v, alpha)
-            naive |= high < 0 if metric.direction == Direction.HIGHER else low > 0
+            judge(metric, difference[:, look], variance[:, look], int(n[look]))
+    quantile = P95_LATENCY.quantile or 0.95
+    for look in range(1, looks + 1):
+        value_a, var_a = quantile_arm(timed_a[:, : look * per_a], quantile)
+        value_b, var_b = quantile_arm(timed_b[:, : look * per_b], quantile)
+        judge(P95_LATENCY, value_b - value_a, var_a + var_b, look * batch)
     return Rates(experiments, looks, float(rolled.mean()), float(naive.mean()))
 
 
@@ -141,6 +200,7 @@ def main() -> None:
         ("page, B +3 points feedback rate: power", page(n, lift=0.03)),
         ("guard, A/A canary at 10%: false rollbacks", guard(n)),
         ("guard, B -10 points correct share: rollbacks", guard(n, correct_lift=-0.10)),
+        ("guard, B 30% slower: rollbacks", guard(n, slowdown=1.3)),
     ]
     print(f"{n} simulated experiments, 20 looks each")
     print(f"{'':48} {'sequential':>10} {'fixed, peeked':>14}")

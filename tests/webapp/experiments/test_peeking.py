@@ -26,3 +26,8 @@ def test_guard_rarely_rolls_back_a_b_like_a_and_catches_a_worse_one():
     assert same.sequential <= 0.05
     worse = peeking.guard(200, batch=200, correct_lift=-0.10)
     assert worse.sequential >= 0.8
+
+
+def test_guard_catches_a_slower_b_on_its_p95_latency():
+    slower = peeking.guard(200, batch=200, slowdown=1.3)
+    assert slower.sequential >= 0.8
