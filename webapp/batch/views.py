@@ -46,7 +46,7 @@ def _submit(request: HttpRequest) -> HttpResponse:
         job = uploads.job_from_upload(request, missing_file="Choose a file to upload.")
     except UploadError as exc:
         return _index(request, error=exc.message, status=exc.status)
-    tasks.enqueue_job(job.id)
+    tasks.send_new_job(job.id)
     recent = [str(job.id), *request.session.get(SESSION_KEY, [])]
     request.session[SESSION_KEY] = recent[:RECENT_JOBS]
     # Post/Redirect/Get: reloading the job page does not upload the file again.
