@@ -12,7 +12,7 @@ import requests
 
 from tests.reliability.harness import postgres_database
 from tests.support.servers import A1, start_server
-from tests.webapp.batch.workers import TEST_REDIS_URL, start_worker
+from tests.webapp.batch.workers import start_worker
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
