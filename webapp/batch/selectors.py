@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from webapp.batch.models import ACTIVE_STATUSES, BatchChunk, BatchJob, BatchRow, JobStatus
@@ -78,3 +78,10 @@ def result_rows(job: BatchJob) -> Iterator[tuple[int, str, str, float | None]]:
 
 def chunk_count(job_id: uuid.UUID) -> int:
     return BatchChunk.objects.filter(job_id=job_id).count()
+
+
+def pending_rows() -> int:
+    """Rows of the active jobs still to classify, from the jobs' counters (no row count)."""
+    active = BatchJob.objects.filter(status__in=ACTIVE_STATUSES)
+    totals = active.aggregate(total=Sum("total_rows"), done=Sum("processed_rows"))
+    return (totals["total"] or 0) - (totals["done"] or 0)

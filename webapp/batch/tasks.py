@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, connections
 from kombu.exceptions import OperationalError as BrokerUnreachable
 
+from core import metrics
 from webapp import modelservice
 from webapp.batch import selectors, services
 from webapp.batch.models import JobStatus
@@ -64,8 +65,10 @@ def _work(pk: uuid.UUID, deadline: float, stop: threading.Event) -> bool:
     """Chunks of the job until none is free; True if it stopped at the deadline instead."""
     try:
         while not stop.is_set() and services.process_next_chunk(pk):
+            metrics.BATCH_PENDING_ROWS.set(selectors.pending_rows())
             if time.monotonic() > deadline:
                 return True
+        metrics.BATCH_PENDING_ROWS.set(selectors.pending_rows())
         return False
     except BaseException:
         stop.set()  # the other threads stop after their chunk; the error goes to the task
