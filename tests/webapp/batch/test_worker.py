@@ -20,7 +20,14 @@ def web(module_database_url, tmp_path_factory):
     server = start_server(
         "webapp",
         tmp_path_factory.mktemp("batch-web"),
-        {"DATABASE_URL": module_database_url, "REDIS_URL": TEST_REDIS_URL},
+        # Chunks are cut when the upload is stored: small ones make a job of a few hundred
+        # rows last long enough to kill a worker in the middle of it.
+        {
+            "DATABASE_URL": module_database_url,
+            "REDIS_URL": TEST_REDIS_URL,
+            "BATCH_CHUNK_SIZE": "2",
+            "BATCH_FANOUT": "1",
+        },
         ready_path="/health/live",
     )
     yield server
@@ -110,12 +117,9 @@ def test_the_fresh_dump_is_classified_by_a_worker(web, workers, modelsvc_server)
 def test_a_killed_worker_is_replaced_without_losing_or_repeating_rows(
     web, workers, modelsvc_server
 ):
-    # Small chunks and short deliveries make the job slow enough to kill in the middle;
-    # a short visibility timeout hands the killed worker's message on quickly.
-    # One row per chunk: a chunk costs one round trip and a few statements, so the job
-    # lasts long enough to be cut off in the middle.
+    # Small chunks (the web fixture's) and short deliveries make the job slow enough to kill
+    # in the middle; a short visibility timeout hands the killed worker's message on quickly.
     env = {
-        "BATCH_CHUNK_SIZE": "1",
         "BATCH_TASK_BUDGET_SECONDS": "1",
         "BROKER_VISIBILITY_TIMEOUT": "3",
         "BROKER_RESTORE_INTERVAL": "1",
