@@ -34,6 +34,9 @@ from devtools.servers import REPO, VENV_BIN, Server, start_server
 POSTGRES_ADMIN = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 MODEL_BATCH = 1000
+# Past this many rows, the model service's rate is taken on this many of them.
+MODEL_SAMPLE = 20_000
+LARGE_JOB = 200_000
 
 
 def sample_file(path: Path, rows: int, *, compress: bool = False) -> list[str]:
@@ -230,7 +233,7 @@ def measure_batch(model_url: str, work: Path, rows: int, *, compress: bool = Fal
     reviews = sample_file(path, rows, compress=compress)
     # The model service's rate on the same reviews (on the first 20,000 of a larger job:
     # the rate is the same, and the job itself is the long part).
-    alone = model_alone(model_url, reviews if rows <= 200_000 else reviews[:20_000])
+    alone = model_alone(model_url, reviews if rows <= LARGE_JOB else reviews[:MODEL_SAMPLE])
     parse_s = parse_seconds(path)
     with postgres_database("bench_batch", work) as db_url:
         env = {
