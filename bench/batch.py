@@ -177,11 +177,14 @@ def parse_seconds(path: Path) -> float:
 
 def _job(db_url: str, job_id: str) -> dict:
     with psycopg.connect(db_url) as conn:
-        status, processed, total, started, finished = conn.execute(
+        row = conn.execute(
             "SELECT status, processed_rows, total_rows, started_at, finished_at "
             "FROM batch_batchjob WHERE id = %s",
             [job_id],
         ).fetchone()
+    if row is None:
+        raise RuntimeError(f"job {job_id} is not in the database")
+    status, processed, total, started, finished = row
     return {
         "status": status,
         "processed": processed,
