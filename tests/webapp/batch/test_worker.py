@@ -25,7 +25,7 @@ def web(module_database_url, tmp_path_factory):
         {
             "DATABASE_URL": module_database_url,
             "REDIS_URL": TEST_REDIS_URL,
-            "BATCH_CHUNK_SIZE": "2",
+            "BATCH_CHUNK_SIZE": "5",
             "BATCH_FANOUT": "1",
         },
         ready_path="/health/live",
