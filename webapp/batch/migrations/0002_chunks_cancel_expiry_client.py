@@ -3,6 +3,28 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+CHUNK = 1000
+
+
+def counters_and_chunks(apps, schema_editor):
+    """Jobs stored before chunks existed: their positive count, and chunks over their rows
+    (done ones are skipped by the worker row by row, since only rows without a result are
+    sent)."""
+    job_model = apps.get_model("batch", "BatchJob")
+    row_model = apps.get_model("batch", "BatchRow")
+    chunk_model = apps.get_model("batch", "BatchChunk")
+    for job in job_model.objects.all():
+        rows = row_model.objects.filter(job_id=job.pk)
+        job.positive_rows = rows.filter(sentiment="positive").count()
+        job.save(update_fields=["positive_rows"])
+        if job.status not in {"queued", "running"}:
+            continue
+        numbers = list(rows.order_by("row").values_list("row", flat=True))
+        chunk_model.objects.bulk_create(
+            chunk_model(job_id=job.pk, first_row=group[0], last_row=group[-1])
+            for group in (numbers[i : i + CHUNK] for i in range(0, len(numbers), CHUNK))
+        )
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -74,4 +96,5 @@ class Migration(migrations.Migration):
                 fields=("job", "first_row"), name="batch_chunk_once"
             ),
         ),
+        migrations.RunPython(counters_and_chunks, migrations.RunPython.noop),
     ]
