@@ -35,7 +35,7 @@ import requests
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench import cpu, payloads  # noqa: E402
+from bench import batch, cpu, payloads  # noqa: E402
 from devtools.data import A1, CORPUS  # noqa: E402
 from devtools.servers import Server, free_port, start_server, wait_for  # noqa: E402
 from modelsvc.ml.training import train  # noqa: E402
@@ -55,7 +55,12 @@ TARGETS = {
     "ratio_100": 1.0,  # 100-review throughput
     "overhead_ms": 1.0,  # p50 at concurrency 1 above in-process predict_proba, one review
     "webapp_p50_ms": 15.0,  # POST /api/analyze end to end, light load
+    "batch_ratio": 0.5,  # batch end to end / the model service alone, reviews/s
+    "webapp_pg_p50_ms": 6.0,  # POST /api/analyze on PostgreSQL, 1 connection
+    "webapp_pg_ratio_8": 0.5,  # its req/s at 8 connections / the model service's, 1 review
+    "peak_rss_mb": 300.0,  # web app and worker, a million-row job
 }
+SCENARIO_NAMES = ("servers", "webapp", "batch", "webapp-pg", "million")
 
 
 # --- the model ---------------------------------------------------------------------------
@@ -487,6 +492,87 @@ def summarise(results: dict) -> str:
     return "Summary: " + "; ".join(parts)
 
 
+def batch_report(results: dict) -> list[str]:
+    lines = []
+    for key in ("batch", "batch_million"):
+        job = results.get(key)
+        if not job or "error" in job:
+            if job:
+                lines.append(f"{key}: not measured ({job['error']})")
+            continue
+        shares = ", ".join(f"{name} {share:.0%}" for name, share in job["stage_share"].items())
+        lines += [
+            f"batch, {job['rows']:,} reviews ({job['file_mb']:.1f} MB"
+            f"{', gzip' if job['gzip'] else ''}): end to end "
+            f"{job['end_to_end_reviews_per_s']:,.0f} "
+            f"reviews/s in {job['total_s']:.1f} s; model service alone "
+            f"{job['model_alone_reviews_per_s']:,.0f} reviews/s; ratio {job['ratio']:.2f} "
+            f"({verdict(job['ratio'] >= TARGETS['batch_ratio'])}, >= {TARGETS['batch_ratio']})",
+            f"  stages: {shares}",
+            f"  peak RSS: web app worker {job['peak_rss_web_mb']:.0f} MB, Celery worker "
+            f"{job['peak_rss_worker_mb']:.0f} MB ({job['downloaded_rows']:,} rows downloaded)",
+        ]
+    pg = results.get("webapp_postgres")
+    if pg and "error" not in pg:
+        for age in ("60", "0"):
+            runs = pg[f"conn_max_age_{age}"]
+            lines.append(
+                f"web app on PostgreSQL, DB_CONN_MAX_AGE={age}: p50 {runs['c1']['p50_ms']:.2f} ms "
+                f"at 1 connection ({runs['c1']['rps']:.0f} req/s), {runs['c8']['rps']:.0f} req/s "
+                f"at 8 (p50 {runs['c8']['p50_ms']:.2f} ms)"
+            )
+        p50_1 = pg["conn_max_age_60"]["c1"]["p50_ms"]
+        lines.append(
+            f"  model service alone, 1 review, 8 connections: "
+            f"{pg['model_alone_1']['rps']:.0f} req/s; web app at 8 / model service: "
+            f"{pg['ratio_8_to_model']:.2f} "
+            f"({verdict(pg['ratio_8_to_model'] >= TARGETS['webapp_pg_ratio_8'])}, >= 0.5); "
+            f"p50 at 1: {verdict(p50_1 <= TARGETS['webapp_pg_p50_ms'])} (<= 6 ms)"
+        )
+    elif pg:
+        lines.append(f"web app on PostgreSQL: not measured ({pg['error']})")
+    return lines
+
+
+def _scenarios(text: str) -> set[str]:
+    chosen = {name.strip() for name in text.split(",") if name.strip()}
+    unknown = chosen - set(SCENARIO_NAMES)
+    if unknown:
+        raise SystemExit(f"unknown scenarios {sorted(unknown)}; choose from {SCENARIO_NAMES}")
+    return chosen
+
+
+def run_batch_scenarios(results: dict, model_dir: Path, files: dict, args) -> None:
+    """The batch and PostgreSQL scenarios, on a model service of their own."""
+    wanted = args.scenarios & {"batch", "webapp-pg", "million"}
+    if not wanted:
+        return
+    model_service = start_ours(model_dir, "ours-for-batch")
+    errors = (RuntimeError, subprocess.CalledProcessError, requests.RequestException, OSError)
+    try:
+        if "webapp-pg" in wanted:
+            print("web app POST /api/analyze on PostgreSQL ...", flush=True)
+            try:
+                results["webapp_postgres"] = batch.measure_webapp_postgres(
+                    model_service.url, WORK / "webapp-pg", wrk, files, args
+                )
+            except errors as exc:
+                results["webapp_postgres"] = {"error": str(exc).splitlines()[0][:300]}
+        for key, rows in (("batch", args.batch_rows), ("batch_million", 1_000_000)):
+            if (key == "batch" and "batch" in wanted) or (
+                key == "batch_million" and "million" in wanted
+            ):
+                print(f"batch job of {rows:,} reviews end to end ...", flush=True)
+                try:
+                    results[key] = batch.measure_batch(
+                        model_service.url, WORK / key, rows, compress=key == "batch_million"
+                    )
+                except errors as exc:
+                    results[key] = {"error": str(exc).splitlines()[0][:300]}
+    finally:
+        model_service.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Our model service against MLServer.")
     parser.add_argument("--seconds", type=float, default=8, help="per throughput run")
@@ -495,7 +581,21 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8, help="for throughput runs")
     parser.add_argument("--rounds", type=int, default=3, help="runs per server and scenario")
     parser.add_argument("--skip-webapp", action="store_true")
+    parser.add_argument(
+        "--scenarios",
+        type=_scenarios,
+        default=_scenarios("servers,webapp,batch,webapp-pg"),
+        help=f"comma-separated, from {','.join(SCENARIO_NAMES)} (million: a 1,000,000-review "
+        "gzip job, not run by default); figures of scenarios not run are kept from the "
+        "previous latest.json",
+    )
+    parser.add_argument("--batch-rows", type=int, default=200_000)
+    parser.add_argument("--quick", action="store_true", help="batch and webapp-pg only")
     args = parser.parse_args()
+    if args.quick:
+        args.scenarios = {"batch", "webapp-pg"}
+    if args.skip_webapp:
+        args.scenarios.discard("webapp")
 
     WORK.mkdir(parents=True, exist_ok=True)
     model_dir = train_model()
@@ -505,29 +605,63 @@ def main() -> None:
         kind: payloads.write_bodies(WORK / f"{kind}.jsonl", kind, reviews)
         for kind in ("oip-1", "oip-100", "analyze")
     }
-    results: dict = {
-        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "loadavg_before": os.getloadavg()[0],
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
-        "config": {
-            "workers": WORKERS,
-            "model_version": version,
-            **vars(args),
-            "reviews_file": payloads.FRESH.name if payloads.FRESH.exists() else "corpus",
-        },
-        "targets": TARGETS,
-    }
+    previous = RESULTS / "latest.json"
+    results: dict = json.loads(previous.read_text()) if previous.exists() else {}
+    results.update(
+        {
+            "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": {
+                "loadavg_before": os.getloadavg()[0],
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+            },
+            "config": {
+                "workers": WORKERS,
+                "model_version": version,
+                **{k: v for k, v in vars(args).items() if k != "scenarios"},
+                "scenarios": sorted(args.scenarios),
+                "reviews_file": payloads.FRESH.name if payloads.FRESH.exists() else "corpus",
+            },
+            "targets": TARGETS,
+        }
+    )
 
+    if "servers" in args.scenarios:
+        measure_model_servers(results, model_dir, pipeline, reviews, files=files, args=args)
+
+    if "webapp" in args.scenarios:
+        print("web app POST /api/analyze end to end ...", flush=True)
+        try:
+            results["webapp_analyze"] = measure_webapp(model_dir, files, args)
+        except (RuntimeError, subprocess.CalledProcessError, requests.RequestException) as exc:
+            results["webapp_analyze"] = {"error": str(exc).splitlines()[0][:300]}
+
+    run_batch_scenarios(results, model_dir, files, args)
+
+    results["machine"]["loadavg_after"] = os.getloadavg()[0]
+    if "servers" in results:
+        results["summary"] = summarise(results)
+        print(report(results))
+    print("\n".join(batch_report(results)))
+    RESULTS.mkdir(exist_ok=True)
+    text = json.dumps(results, indent=2) + "\n"
+    stamp = results["timestamp"].replace(":", "").replace("-", "")
+    (RESULTS / f"{stamp}.json").write_text(text)
+    (RESULTS / "latest.json").write_text(text)
+    print(f"\nwritten: bench/results/latest.json and bench/results/{stamp}.json")
+
+
+def measure_model_servers(
+    results: dict, model_dir: Path, pipeline, reviews: list[str], *, files: dict, args
+) -> None:
+    """Our model service against MLServer, and the in-process limits."""
     print("in-process predict_proba ...", flush=True)
     results["in_process"] = in_process_limits(model_dir, reviews, seconds=3)
 
     print("starting our model service (gunicorn, 2 sync workers) ...", flush=True)
     ours = start_ours(model_dir, "ours")
-    mlserver = MLServer(model_dir, version)
+    mlserver = MLServer(model_dir, results["config"]["model_version"])
     try:
         print("starting MLServer 1.7 (mlserver-sklearn, 2 parallel workers) ...", flush=True)
         mlserver.start()
@@ -558,23 +692,6 @@ def main() -> None:
         "cpu_100": measured_ours["throughput_100"]["reviews_per_cpu_s"]
         / measured_theirs["throughput_100"]["reviews_per_cpu_s"],
     }
-
-    if not args.skip_webapp:
-        print("web app POST /api/analyze end to end ...", flush=True)
-        try:
-            results["webapp_analyze"] = measure_webapp(model_dir, files, args)
-        except (RuntimeError, subprocess.CalledProcessError, requests.RequestException) as exc:
-            results["webapp_analyze"] = {"error": str(exc).splitlines()[0][:300]}
-
-    results["machine"]["loadavg_after"] = os.getloadavg()[0]
-    results["summary"] = summarise(results)
-    print(report(results))
-    RESULTS.mkdir(exist_ok=True)
-    text = json.dumps(results, indent=2) + "\n"
-    stamp = results["timestamp"].replace(":", "").replace("-", "")
-    (RESULTS / f"{stamp}.json").write_text(text)
-    (RESULTS / "latest.json").write_text(text)
-    print(f"\nwritten: bench/results/latest.json and bench/results/{stamp}.json")
 
 
 if __name__ == "__main__":

@@ -136,6 +136,12 @@ BATCH_ROWS = Counter(
     "Batch analysis rows by outcome.",
     ["outcome"],
 )
+BATCH_PENDING_ROWS = Gauge(
+    "sentiment_batch_pending_rows",
+    "Rows of queued and running batch jobs not classified yet: the queue depth the workers "
+    "scale on (set by the workers after each chunk).",
+    multiprocess_mode="livemax",
+)
 CANARY_CHECKS = Counter(
     "sentiment_canary_checks_total",
     "Canary guard evaluations by outcome.",

@@ -198,9 +198,17 @@ WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 0)
 WORKER_METRICS_ADDR = env_str("WORKER_METRICS_ADDR", "0.0.0.0")  # noqa: S104
 
 # Batch analysis (webapp.batch).
-BATCH_MAX_BYTES = env_int("BATCH_MAX_BYTES", 5 * 1024 * 1024)
-BATCH_MAX_ROWS = env_int("BATCH_MAX_ROWS", 10_000)
-BATCH_CHUNK_SIZE = env_int("BATCH_CHUNK_SIZE", 100)
+BATCH_MAX_BYTES = env_int("BATCH_MAX_BYTES", 100 * 1024 * 1024)  # of text, once unpacked
+BATCH_MAX_ROWS = env_int("BATCH_MAX_ROWS", 1_000_000)
+# Rows per chunk, the unit a worker claims: one model-service batch (MAX_BATCH_REVIEWS).
+BATCH_CHUNK_SIZE = env_int("BATCH_CHUNK_SIZE", 1000)
+# Model-service requests each worker process keeps in flight (threads; one on SQLite).
+BATCH_WORKER_THREADS = env_int("BATCH_WORKER_THREADS", 2)
+# Messages sent per job, so that up to this many workers share one job.
+BATCH_FANOUT = env_int("BATCH_FANOUT", 8)
+BATCH_MAX_ACTIVE_PER_CLIENT = env_int("BATCH_MAX_ACTIVE_PER_CLIENT", 3)
+# Expired rows are deleted this many at a time, each batch its own short transaction.
+BATCH_DELETE_BATCH_ROWS = env_int("BATCH_DELETE_BATCH_ROWS", 10_000)
 BATCH_TASK_BUDGET_SECONDS = env_int("BATCH_TASK_BUDGET_SECONDS", 30)
 BATCH_MAX_RETRIES = env_int("BATCH_MAX_RETRIES", 20)
 BATCH_RETRY_BACKOFF_MAX = env_int("BATCH_RETRY_BACKOFF_MAX", 60)
@@ -210,6 +218,11 @@ BATCH_READ_TIMEOUT = env_float("BATCH_READ_TIMEOUT", 30.0)
 BATCH_POLL_SECONDS = env_float("BATCH_POLL_SECONDS", 1.0)
 # Uploaded reviews and their results are deleted this many days after the job finished.
 BATCH_RETENTION_DAYS = env_int("BATCH_RETENTION_DAYS", 30)
+# An upload past this size goes to a temporary file, never into memory; reading it back is
+# a stream too (webapp.batch.parsing). MAX_BODY_BYTES (DATA_UPLOAD_MAX_MEMORY_SIZE) bounds
+# the form fields of a multipart body, not its files: the batch upload's own bound is
+# BATCH_MAX_BYTES, checked against Content-Length before the body is read.
+FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
 
 
 # --- Security hardening ------------------------------------------------------------------

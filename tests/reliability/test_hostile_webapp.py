@@ -26,7 +26,12 @@ SAFE_TOKEN = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 @pytest.fixture(scope="module")
 def webapp(shared_db, tiny_modelsvc, tmp_path_factory):
-    server = start_webapp(tmp_path_factory.mktemp("hostile-webapp"), tiny_modelsvc.url)
+    # A 5 MB batch limit, so that the uploads below can go past it quickly.
+    server = start_webapp(
+        tmp_path_factory.mktemp("hostile-webapp"),
+        tiny_modelsvc.url,
+        {"BATCH_MAX_BYTES": str(5 * 1024 * 1024)},
+    )
     yield server
     server.stop()
 
@@ -204,7 +209,9 @@ def zip_bomb() -> bytes:
 
 UPLOADS = {
     "zip bomb": ("reviews.csv", zip_bomb(), 400, "not_text"),
-    "gzip": ("reviews.csv", gzip.compress(b"Review\nGood\n" * 1000), 400, "not_text"),
+    # 50 MB of text in 50 KB: unpacked as a stream, stopped at the limit.
+    "gzip bomb": ("reviews.csv.gz", gzip.compress(b"Review\n" + b"0" * 50_000_000), 413, None),
+    "gzip, damaged": ("reviews.csv.gz", gzip.compress(b"Review\nGood\n" * 1000)[:-20], 400, None),
     "png": ("reviews.csv", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, 400, "not_text"),
     "utf-16": ("reviews.csv", "Review\nGood\n".encode("utf-16"), 400, "not_text"),
     "latin-1": ("reviews.csv", "Review\nCafé crème\n".encode("latin-1"), 400, "not_text"),

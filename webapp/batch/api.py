@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.downloads import DownloadView, csv_lines
-from core.errors import ApiError
+from core.errors import ApiError, error_body
 from core.schema import errors
 from webapp.batch import selectors, tasks, uploads
 from webapp.batch import serializers as s
@@ -39,7 +39,7 @@ def job_payload(job: BatchJob) -> dict:
     ]
     if job.status == JobStatus.FAILED:
         job_errors.insert(0, {"code": "job_failed", "message": job.error or "The job failed."})
-    done = job.status == JobStatus.DONE
+    downloadable = job.status in selectors.DOWNLOADABLE
     return {
         "id": job.id,
         "status": job.status,
@@ -60,7 +60,7 @@ def job_payload(job: BatchJob) -> dict:
         if summary
         else None,
         "model_version": job.model_version or None,
-        "results_url": reverse("batch:api-results", args=[job.id]) if done else None,
+        "results_url": reverse("batch:api-results", args=[job.id]) if downloadable else None,
         "created_at": job.created_at,
         "started_at": job.started_at,
         "finished_at": job.finished_at,
@@ -71,6 +71,13 @@ def job_or_404(job_id: uuid.UUID) -> BatchJob:
     job = selectors.job_by_id(job_id)
     if job is None:
         raise ApiError("not_found", "No batch job has this id.", status.HTTP_404_NOT_FOUND)
+    if job.status == JobStatus.EXPIRED:
+        raise ApiError(
+            "job_expired",
+            f"The job's reviews and results were deleted {settings.BATCH_RETENTION_DAYS} days "
+            "after it finished.",
+            status.HTTP_410_GONE,
+        )
     return job
 
 
@@ -92,14 +99,17 @@ class BatchCollectionView(APIView):
 
     @extend_schema(
         request={"multipart/form-data": s.UploadRequest},
-        responses={202: s.JobResponse, **errors(400, 413, 415)},
+        responses={202: s.JobResponse, **errors(400, 413, 415, 429)},
         summary="Upload a CSV or TSV file of reviews for batch analysis",
         description=(
             "The file needs a `Review` column; the delimiter (tab, comma or semicolon) is "
-            "taken from the header line, TSV has no quoting. Empty rows and reviews over "
-            "MAX_REVIEW_CHARS are skipped and counted. Errors: `missing_file`, `empty_file`, "
-            "`file_too_large` (413), `too_many_rows`, `not_text` (binary, compressed or not "
-            "UTF-8), `missing_review_column`, `malformed_csv`, `no_reviews`, `malformed_upload`."
+            "taken from the header line, TSV has no quoting; it may be gzip-compressed. Empty "
+            "rows and reviews over MAX_REVIEW_CHARS are skipped and counted. Errors: "
+            "`missing_file`, `empty_file`, `file_too_large` (413, BATCH_MAX_BYTES of text "
+            "once unpacked), `too_many_rows` (BATCH_MAX_ROWS), `not_text` (binary, another "
+            "archive, damaged gzip or not UTF-8), `missing_review_column`, `malformed_csv` "
+            "(naming the line), `no_reviews`, `malformed_upload`, `too_many_jobs` (429, "
+            "BATCH_MAX_ACTIVE_PER_CLIENT jobs waiting or running)."
         ),
     )
     def post(self, request: Request) -> Response:
@@ -111,7 +121,7 @@ class BatchCollectionView(APIView):
             )
         except UploadError as exc:
             raise ApiError(exc.code, exc.message, exc.status) from None
-        tasks.enqueue_job(job.id)
+        tasks.send_new_job(job.id)
         job.refresh_from_db()
         return Response(
             job_payload(job),
@@ -122,11 +132,20 @@ class BatchCollectionView(APIView):
 
 class BatchJobView(APIView):
     @extend_schema(
-        responses={200: s.JobResponse, **errors(404)},
+        responses={200: s.JobResponse, **errors(404, 410)},
         summary="Status, progress and result summary of a batch job",
+        description="410 `job_cancelled` (the body's `error.job` is the job, whose "
+        "`results_url` serves what was classified before the cancellation) or `job_expired` "
+        "(its rows were deleted after BATCH_RETENTION_DAYS).",
     )
     def get(self, request: Request, job_id: uuid.UUID) -> Response:
-        return Response(job_payload(job_or_404(job_id)))
+        job = job_or_404(job_id)
+        if job.status == JobStatus.CANCELLED:
+            body = error_body("job_cancelled", job.error or "The job was cancelled.")
+            # What was classified before the cancellation stays downloadable: results_url.
+            body["error"]["job"] = job_payload(job)
+            return Response(body, status=status.HTTP_410_GONE)
+        return Response(job_payload(job))
 
 
 class BatchProgressView(APIView):
@@ -182,18 +201,19 @@ class BatchResultsView(DownloadView):
                 description="row,review,sentiment,confidence (UTF-8); cells that a "
                 "spreadsheet would run as a formula start with an apostrophe.",
             ),
-            **errors(404, 409),
+            **errors(404, 409, 410),
         },
         summary="Download the results of a finished batch job as CSV",
         operation_id="api_batch_results",
         description="409 `not_ready` while the job is queued or running, `job_failed` "
-        "when it failed.",
+        "when it failed; 410 `job_expired` once its rows were deleted. A cancelled job "
+        "serves the rows classified before it stopped.",
     )
     def get(self, request: Request, job_id: uuid.UUID) -> StreamingHttpResponse:
         job = job_or_404(job_id)
         if job.status == JobStatus.FAILED:
             raise ApiError("job_failed", f"The job failed: {job.error}", status.HTTP_409_CONFLICT)
-        if job.status != JobStatus.DONE:
+        if job.status not in selectors.DOWNLOADABLE:
             raise ApiError(
                 "not_ready",
                 f"The job is {job.status}; results are ready when it is done.",

@@ -1,8 +1,12 @@
-"""Batch analysis jobs and their rows.
+"""Batch analysis jobs, their rows and the chunks the workers claim.
 
 The rows of an upload are stored when it arrives, so a worker can pick a job up again
 after a crash: a row without a sentiment still has to be classified, one with a sentiment
-is finished and never sent again.
+is finished and never sent again. The rows are cut into chunks (consecutive row numbers,
+about one model-service batch each) when they are stored; a worker claims a chunk by
+locking its row (``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL), so any number of
+workers share a job without overlap, and a worker that dies releases its chunk with its
+connection.
 """
 
 import uuid
@@ -15,10 +19,13 @@ class JobStatus(models.TextChoices):
     RUNNING = "running", "Running"
     DONE = "done", "Done"
     FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+    # Its rows were deleted after BATCH_RETENTION_DAYS; the job itself is kept to say so.
+    EXPIRED = "expired", "Expired"
 
 
 ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
-FINAL_STATUSES = (JobStatus.DONE, JobStatus.FAILED)
+FINAL_STATUSES = (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.EXPIRED)
 
 
 class BatchJob(models.Model):
@@ -28,11 +35,14 @@ class BatchJob(models.Model):
     # client named none. Only lists are scoped by it: a job's own id is unguessable.
     owner = models.CharField(max_length=64, blank=True)
     status = models.CharField(
-        max_length=8, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True
+        max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True
     )
+    # Who uploaded it (the client address), for the limit on concurrent jobs per client.
+    client = models.CharField(max_length=64, blank=True, db_index=True)
     total_rows = models.PositiveIntegerField(help_text="Reviews to classify.")
     # Kept in step with the rows in the same transaction that classifies them.
     processed_rows = models.PositiveIntegerField(default=0)
+    positive_rows = models.PositiveIntegerField(default=0)
     skipped_empty = models.PositiveIntegerField(default=0)
     skipped_too_long = models.PositiveIntegerField(default=0)
     too_long_rows = models.JSONField(
@@ -72,8 +82,27 @@ class BatchRow(models.Model):
 
     class Meta:
         ordering = ["job", "row"]
+        # Chunks read rows by (job, row) range; no index on sentiment, so that writing a
+        # result updates no index (PostgreSQL can then update the row in place).
         constraints = [models.UniqueConstraint(fields=["job", "row"], name="batch_row_once")]
-        indexes = [models.Index(fields=["job", "sentiment", "row"], name="batch_row_todo")]
 
     def __str__(self) -> str:
         return f"{self.job_id}#{self.row}: {self.sentiment or 'pending'}"
+
+
+class BatchChunk(models.Model):
+    """Rows ``first_row``..``last_row`` of a job: the unit a worker claims and classifies."""
+
+    job = models.ForeignKey(BatchJob, on_delete=models.CASCADE, related_name="chunks")
+    first_row = models.PositiveIntegerField()
+    last_row = models.PositiveIntegerField()
+    done = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "first_row"], name="batch_chunk_once")
+        ]
+        indexes = [models.Index(fields=["job", "done", "first_row"], name="batch_chunk_todo")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} rows {self.first_row}-{self.last_row}"

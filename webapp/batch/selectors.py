@@ -8,10 +8,10 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Q, Sum
 from django.utils import timezone
 
-from webapp.batch.models import ACTIVE_STATUSES, BatchJob, BatchRow, JobStatus
+from webapp.batch.models import ACTIVE_STATUSES, BatchChunk, BatchJob, BatchRow, JobStatus
 
 # A job whose message could not be sent is picked up by the sweeper after this long.
 UNSENT_GRACE = timedelta(seconds=10)
@@ -86,18 +86,33 @@ def stalled_job_ids() -> list[uuid.UUID]:
     return list(stalled.values_list("pk", flat=True))
 
 
+# Statuses whose results can be downloaded: all of them, or what was classified before a
+# cancellation.
+DOWNLOADABLE = (JobStatus.DONE, JobStatus.CANCELLED)
+
+
 def summary_of(job: BatchJob) -> Summary | None:
-    """Counts by sentiment, once the job is done (a partial count would mislead)."""
-    if job.status != JobStatus.DONE:
+    """Counts by sentiment once the job is done or cancelled (a running count would
+    mislead), from the job's own counters: no count over its rows."""
+    if job.status not in DOWNLOADABLE:
         return None
-    counts = BatchRow.objects.filter(job=job).aggregate(
-        positive=Count("pk", filter=Q(sentiment="positive")),
-        negative=Count("pk", filter=Q(sentiment="negative")),
-    )
-    return Summary(counts["positive"], counts["negative"])
+    return Summary(job.positive_rows, job.processed_rows - job.positive_rows)
 
 
 def result_rows(job: BatchJob) -> Iterator[tuple[int, str, str, float | None]]:
-    """(row, review, sentiment, confidence) in file order, streamed from the database."""
-    rows = BatchRow.objects.filter(job=job).order_by("row")
-    return rows.values_list("row", "review", "sentiment", "confidence").iterator(chunk_size=1000)
+    """(row, review, sentiment, confidence) of the classified rows in file order, streamed
+    from the database (a server-side cursor on PostgreSQL), so memory stays flat."""
+    rows = BatchRow.objects.filter(job=job).exclude(sentiment="").order_by("row")
+    columns = rows.values_list("row", "review", "sentiment", "confidence")
+    return columns.iterator(chunk_size=5000)
+
+
+def chunk_count(job_id: uuid.UUID) -> int:
+    return BatchChunk.objects.filter(job_id=job_id).count()
+
+
+def pending_rows() -> int:
+    """Rows of the active jobs still to classify, from the jobs' counters (no row count)."""
+    active = BatchJob.objects.filter(status__in=ACTIVE_STATUSES)
+    totals = active.aggregate(total=Sum("total_rows"), done=Sum("processed_rows"))
+    return (totals["total"] or 0) - (totals["done"] or 0)

@@ -34,7 +34,7 @@ class ResultSummary(serializers.Serializer):
 
 class JobResponse(serializers.Serializer):
     id = serializers.UUIDField()
-    status = serializers.ChoiceField(choices=["queued", "running", "done", "failed"])
+    status = serializers.ChoiceField(choices=["queued", "running", "done", "failed", "cancelled"])
     filename = serializers.CharField()
     progress = Progress()
     skipped = Skipped()

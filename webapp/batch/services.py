@@ -1,26 +1,42 @@
-"""Writes of batch analysis: accept an upload, classify it chunk by chunk, finish it once.
+"""Writes of batch analysis: accept an upload, classify it chunk by chunk, finish it once,
+cancel it, expire it.
 
 Every step is safe to repeat, which is what lets the task be delivered again after a worker
-dies: a chunk only holds rows that have no result yet, a result is only written to a row
+dies: a chunk is claimed under a row lock (PostgreSQL, ``FOR UPDATE SKIP LOCKED``) held
+until its results are committed with the job's counters, a result is only written to a row
 that has none, and a job leaves queued/running exactly once (a conditional UPDATE), which
 is also when it is counted.
 """
 
+import io
 import logging
 import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import islice
+from typing import IO
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
+from django.db.models import F, Max
 from django.utils import timezone
 
 from core import metrics
 from webapp import modelservice
-from webapp.batch.models import ACTIVE_STATUSES, BatchJob, BatchRow, JobStatus
-from webapp.batch.parsing import UploadError, parse_reviews
+from webapp.batch.models import (
+    ACTIVE_STATUSES,
+    FINAL_STATUSES,
+    BatchChunk,
+    BatchJob,
+    BatchRow,
+    JobStatus,
+)
+from webapp.batch.parsing import Skipped, UploadError, read_reviews, too_large
 
 logger = logging.getLogger(__name__)
+
+CANCELLED = "Cancelled by an administrator."
 
 
 def _update(job_id: uuid.UUID, *, only_active: bool = True, **fields) -> int:
@@ -31,47 +47,107 @@ def _update(job_id: uuid.UUID, *, only_active: bool = True, **fields) -> int:
     return jobs.update(updated_at=timezone.now(), **fields)
 
 
-_MB = 1_048_576
-_KB = 1024
-
-
-def readable_size(size: int) -> str:
-    if size >= _MB:
-        return f"{size / _MB:.3g} MB"
-    if size >= _KB:
-        return f"{size / 1024:.3g} KB"
-    return f"{size} bytes"
+def _postgres() -> bool:
+    return connection.vendor == "postgresql"
 
 
 def check_upload_size(size: int | None) -> None:
     if size is not None and size > settings.BATCH_MAX_BYTES:
-        limit = readable_size(settings.BATCH_MAX_BYTES)
-        raise UploadError("file_too_large", f"The file is larger than {limit}.", status=413)
+        raise too_large(settings.BATCH_MAX_BYTES)
 
 
-def create_job(*, filename: str, data: bytes, owner: str = "") -> BatchJob:
-    """Store an upload as a queued job with one row per review; UploadError if unusable."""
-    check_upload_size(len(data))
-    parsed = parse_reviews(
-        data, max_rows=settings.BATCH_MAX_ROWS, max_chars=settings.MAX_REVIEW_CHARS
+def check_active_limit(client: str) -> None:
+    """UploadError (429) when ``client`` already has BATCH_MAX_ACTIVE_PER_CLIENT jobs
+    queued or running, so that one client cannot fill the queue."""
+    limit = settings.BATCH_MAX_ACTIVE_PER_CLIENT
+    active = BatchJob.objects.filter(client=client, status__in=ACTIVE_STATUSES).count()
+    if active >= limit:
+        raise UploadError(
+            "too_many_jobs",
+            f"You have {active} batch jobs waiting or running (at most {limit:,} at a time); "
+            "upload again when one has finished.",
+            status=429,
+        )
+
+
+def _copy_rows(job_id: uuid.UUID, reviews: Iterable[tuple[int, str]]) -> None:
+    """PostgreSQL: one COPY streams every row in."""
+    table = BatchRow._meta.db_table
+    sql = f'COPY "{table}" ("job_id", "row", "review", "sentiment") FROM STDIN'
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        for row, review in reviews:
+            copy.write_row((job_id, row, review, ""))
+
+
+def _insert_rows(job_id: uuid.UUID, reviews: Iterable[tuple[int, str]]) -> None:
+    """Other databases: large multi-row INSERTs, all in the caller's transaction."""
+    objects = (BatchRow(job_id=job_id, row=row, review=review) for row, review in reviews)
+    while batch := list(islice(objects, 5000)):
+        BatchRow.objects.bulk_create(batch)
+
+
+@dataclass
+class _Chunks:
+    """Cuts the stored rows into chunks as they stream past."""
+
+    bounds: list[tuple[int, int]]
+    rows: int = 0
+
+    def follow(self, reviews: Iterator[tuple[int, str]]) -> Iterator[tuple[int, str]]:
+        """The rows unchanged; (first, last) row of every BATCH_CHUNK_SIZE rows in bounds."""
+        size = max(1, min(settings.BATCH_CHUNK_SIZE, settings.MAX_BATCH_REVIEWS))
+        first = last = 0
+        for row, review in reviews:
+            if self.rows % size == 0:
+                if self.rows:
+                    self.bounds.append((first, last))
+                first = row
+            last = row
+            self.rows += 1
+            yield row, review
+        if self.rows:
+            self.bounds.append((first, last))
+
+
+def create_job(
+    *, filename: str, source: IO[bytes] | bytes, client: str = "", owner: str = ""
+) -> BatchJob:
+    """Store an upload (a file, or bytes) as a queued job with one row per review, read and
+    written as a stream; UploadError if unusable (nothing is stored then)."""
+    if isinstance(source, bytes):
+        source = io.BytesIO(source)
+    if client:
+        check_active_limit(client)
+    skipped = Skipped()
+    reviews = read_reviews(
+        source,
+        skipped,
+        max_rows=settings.BATCH_MAX_ROWS,
+        max_chars=settings.MAX_REVIEW_CHARS,
+        max_bytes=settings.BATCH_MAX_BYTES,
     )
+    chunks = _Chunks([])
     with transaction.atomic():
         job = BatchJob.objects.create(
-            filename=filename[:255],
-            owner=owner,
-            total_rows=len(parsed.reviews),
-            skipped_empty=parsed.skipped_empty,
-            skipped_too_long=parsed.skipped_too_long,
-            too_long_rows=parsed.too_long_rows,
+            filename=filename[:255], total_rows=0, client=client[:64], owner=owner
         )
-        BatchRow.objects.bulk_create(
-            (BatchRow(job=job, row=row, review=review) for row, review in parsed.reviews),
+        (_copy_rows if _postgres() else _insert_rows)(job.id, chunks.follow(reviews))
+        BatchChunk.objects.bulk_create(
+            (BatchChunk(job=job, first_row=first, last_row=last) for first, last in chunks.bounds),
             batch_size=1000,
         )
-    if parsed.skipped_empty:
-        metrics.BATCH_ROWS.labels("skipped_empty").inc(parsed.skipped_empty)
-    if parsed.skipped_too_long:
-        metrics.BATCH_ROWS.labels("skipped_too_long").inc(parsed.skipped_too_long)
+        _update(
+            job.id,
+            total_rows=chunks.rows,
+            skipped_empty=skipped.empty,
+            skipped_too_long=skipped.too_long,
+            too_long_rows=skipped.too_long_rows,
+        )
+    if skipped.empty:
+        metrics.BATCH_ROWS.labels("skipped_empty").inc(skipped.empty)
+    if skipped.too_long:
+        metrics.BATCH_ROWS.labels("skipped_too_long").inc(skipped.too_long)
+    job.refresh_from_db()
     return job
 
 
@@ -81,68 +157,158 @@ def mark_sent(job_id: uuid.UUID, sent: bool) -> None:
     _update(job_id, enqueued_at=timezone.now() if sent else None)
 
 
-def _next_chunk(job_id: uuid.UUID) -> list[tuple[int, str]]:
-    """The next rows without a result: at most BATCH_CHUNK_SIZE rows and a body the model
-    service accepts (half its MAX_BODY_BYTES, so JSON quoting cannot push it over)."""
-    size = min(settings.BATCH_CHUNK_SIZE, settings.MAX_BATCH_REVIEWS)
+@dataclass(frozen=True)
+class Claimed:
+    chunk_id: int
+    rows: list[tuple[int, str]]  # (pk, review) of the chunk's rows without a result
+
+
+def claim_chunk(job_id: uuid.UUID, *, lock: bool) -> Claimed | None:
+    """The first chunk of the job not done (and, with ``lock``, not claimed by another
+    worker: the lock lasts until the caller's transaction ends)."""
+    chunks = BatchChunk.objects.filter(job_id=job_id, done=False).order_by("first_row")
+    if lock:
+        chunks = chunks.select_for_update(skip_locked=True)
+    chunk = chunks.first()
+    if chunk is None:
+        return None
+    rows = BatchRow.objects.filter(
+        job_id=job_id, row__gte=chunk.first_row, row__lte=chunk.last_row, sentiment=""
+    ).order_by("row")
+    return Claimed(chunk.pk, list(rows.values_list("pk", "review")))
+
+
+def model_requests(rows: list[tuple[int, str]]) -> Iterator[list[tuple[int, str]]]:
+    """The rows cut into model-service requests: at most MAX_BATCH_REVIEWS reviews and a
+    body it accepts (half its MAX_BODY_BYTES, so JSON quoting cannot push it over)."""
     budget = settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 2
-    rows = BatchRow.objects.filter(job_id=job_id, sentiment="").order_by("row")
-    chunk: list[tuple[int, str]] = []
-    for pk, review in rows.values_list("pk", "review")[:size]:
-        budget -= len(review.encode())
-        if chunk and budget < 0:
-            break
-        chunk.append((pk, review))
-    return chunk
+    batch: list[tuple[int, str]] = []
+    used = 0
+    for pk, review in rows:
+        size = len(review.encode())
+        if batch and (used + size > budget or len(batch) >= settings.MAX_BATCH_REVIEWS):
+            yield batch
+            batch, used = [], 0
+        batch.append((pk, review))
+        used += size
+    if batch:
+        yield batch
 
 
-def _store(job_id: uuid.UUID, chunk: list[tuple[int, str]], answer) -> int:
-    """Write a chunk's results in one transaction; a row that already has one keeps it."""
-    with transaction.atomic():
-        written = 0
-        for (pk, _), result in zip(chunk, answer.results, strict=True):
-            written += BatchRow.objects.filter(pk=pk, sentiment="").update(
-                sentiment=result.sentiment, confidence=result.confidence
-            )
-        _update(
-            job_id,
-            processed_rows=F("processed_rows") + written,
-            model_version=answer.model_version,
-            notice="",
+def _classify(
+    job_id: uuid.UUID, rows: list[tuple[int, str]]
+) -> tuple[list[modelservice.Classification], str]:
+    results: list[modelservice.Classification] = []
+    model_version = ""
+    for batch in model_requests(rows):
+        answer = modelservice.analyze_batch(
+            [review for _, review in batch], request_id=f"batch-{job_id}"
         )
-    if written:
-        metrics.BATCH_ROWS.labels("classified").inc(written)
-    return written
+        results.extend(answer.results)
+        model_version = answer.model_version
+    return results, model_version
+
+
+def _write_results(updates: list[tuple[int, str, float]]) -> None:
+    table = BatchRow._meta.db_table
+    with connection.cursor() as cursor:
+        if _postgres():
+            # One statement for the whole chunk.
+            cursor.execute(
+                f'UPDATE "{table}" AS r SET "sentiment" = v.s, "confidence" = v.c '  # noqa: S608
+                "FROM unnest(%s::bigint[], %s::varchar[], %s::float8[]) AS v(id, s, c) "
+                "WHERE r.id = v.id",
+                [[u[0] for u in updates], [u[1] for u in updates], [u[2] for u in updates]],
+            )
+        else:
+            cursor.executemany(
+                f'UPDATE "{table}" SET "sentiment" = %s, "confidence" = %s WHERE "id" = %s',  # noqa: S608
+                [(sentiment, confidence, pk) for pk, sentiment, confidence in updates],
+            )
+
+
+def store_results(
+    job_id: uuid.UUID,
+    claimed: Claimed,
+    results: list[modelservice.Classification],
+    model_version: str,
+) -> int:
+    """Write a chunk's results, mark it done and count them on the job, in the caller's
+    transaction; a row that already has a result keeps it."""
+    pending = set(
+        BatchRow.objects.filter(pk__in=[pk for pk, _ in claimed.rows], sentiment="").values_list(
+            "pk", flat=True
+        )
+    )
+    updates = [
+        (pk, result.sentiment, result.confidence)
+        for (pk, _), result in zip(claimed.rows, results, strict=True)
+        if pk in pending
+    ]
+    if updates:
+        _write_results(updates)
+    BatchChunk.objects.filter(pk=claimed.chunk_id).update(done=True)
+    positive = sum(sentiment == "positive" for _, sentiment, _ in updates)
+    # Last, so that the job's row is locked only for the moment before the commit.
+    _update(
+        job_id,
+        only_active=False,  # a job cancelled meanwhile still counts what was classified
+        processed_rows=F("processed_rows") + len(updates),
+        positive_rows=F("positive_rows") + positive,
+        model_version=model_version or F("model_version"),
+        notice="",
+    )
+    return len(updates)
+
+
+def _work_on_chunk(job_id: uuid.UUID) -> int | None:
+    """Claim, classify and store one chunk; None when no chunk was free."""
+    if connection.features.has_select_for_update_skip_locked:
+        # The claim's lock lasts while the model service works: a worker that dies
+        # releases it with its connection, and nothing it did is kept.
+        with transaction.atomic():
+            claimed = claim_chunk(job_id, lock=True)
+            if claimed is None:
+                return None
+            results, model_version = _classify(job_id, claimed.rows)
+            return store_results(job_id, claimed, results, model_version)
+    # SQLite: one worker; no write lock is held while the model service works.
+    claimed = claim_chunk(job_id, lock=False)
+    if claimed is None:
+        return None
+    results, model_version = _classify(job_id, claimed.rows)
+    with transaction.atomic():
+        return store_results(job_id, claimed, results, model_version)
 
 
 def process_next_chunk(job_id: uuid.UUID) -> bool:
-    """Classify the next chunk of a job; False once there is nothing left to do.
+    """Classify the next free chunk of a job; False once there is nothing left to do here
+    (the job is final, or its remaining chunks are claimed by other workers).
 
     Raises :class:`modelservice.ModelServiceUnavailable` for the caller to retry later, and
     fails the job on a permanent model service error.
     """
-    job = BatchJob.objects.filter(pk=job_id).only("status").first()
-    if job is None or job.is_final:
+    status = BatchJob.objects.filter(pk=job_id).values_list("status", flat=True).first()
+    if status is None or status in FINAL_STATUSES:
         return False
-    if job.status == JobStatus.QUEUED:
+    if status == JobStatus.QUEUED:
         now = timezone.now()
         BatchJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
             status=JobStatus.RUNNING, started_at=now, updated_at=now
         )
-    chunk = _next_chunk(job_id)
-    if not chunk:
-        finish_job(job_id, JobStatus.DONE)
-        return False
     try:
-        answer = modelservice.analyze_batch(
-            [review for _, review in chunk], request_id=f"batch-{job_id}"
-        )
+        written = _work_on_chunk(job_id)
     except modelservice.ModelServiceRejected as exc:
         finish_job(
             job_id, JobStatus.FAILED, error=f"The model service refused the reviews ({exc})."
         )
         return False
-    _store(job_id, chunk, answer)
+    if written is None:
+        if not BatchChunk.objects.filter(job_id=job_id, done=False).exists():
+            finish_job(job_id, JobStatus.DONE)
+        return False
+    if written:
+        metrics.BATCH_ROWS.labels("classified").inc(written)
     return True
 
 
@@ -155,12 +321,42 @@ def finish_job(job_id: uuid.UUID, status: JobStatus, *, error: str = "") -> bool
     return bool(finished)
 
 
+def cancel_job(job_id: uuid.UUID) -> bool:
+    """Stop a queued or running job: workers stop before their next chunk, and what was
+    classified stays downloadable. False if the job had already ended."""
+    return finish_job(job_id, JobStatus.CANCELLED, error=CANCELLED)
+
+
 def note_waiting(job_id: uuid.UUID, notice: str) -> None:
     _update(job_id, notice=notice[:255])
 
 
+def delete_rows(job_id: uuid.UUID) -> None:
+    """The job's rows, BATCH_DELETE_BATCH_ROWS row numbers per statement and transaction,
+    so that no delete holds locks for long whatever the job's size."""
+    step = settings.BATCH_DELETE_BATCH_ROWS
+    last = BatchRow.objects.filter(job_id=job_id).aggregate(last=Max("row"))["last"] or 0
+    for start in range(0, last + 1, step):
+        BatchRow.objects.filter(job_id=job_id, row__gte=start, row__lt=start + step).delete()
+    BatchChunk.objects.filter(job_id=job_id).delete()
+
+
 def delete_expired_jobs(now: datetime | None = None) -> int:
-    """Delete the jobs (uploaded reviews and results) finished BATCH_RETENTION_DAYS ago."""
-    cutoff = (now or timezone.now()) - timedelta(days=settings.BATCH_RETENTION_DAYS)
-    _, deleted = BatchJob.objects.filter(finished_at__lt=cutoff).delete()
-    return deleted.get(BatchJob._meta.label, 0)
+    """Delete the rows of the jobs finished BATCH_RETENTION_DAYS ago, and mark the jobs
+    expired (they answer 410 from then on); such marks go after another retention period.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.BATCH_RETENTION_DAYS)
+    finished = BatchJob.objects.filter(finished_at__lt=cutoff, status__in=FINAL_STATUSES)
+    expired = 0
+    for job_id in finished.exclude(status=JobStatus.EXPIRED).values_list("pk", flat=True):
+        delete_rows(job_id)
+        expired += BatchJob.objects.filter(pk=job_id).update(
+            status=JobStatus.EXPIRED, updated_at=now
+        )
+    tombstones = BatchJob.objects.filter(
+        status=JobStatus.EXPIRED,
+        finished_at__lt=cutoff - timedelta(days=settings.BATCH_RETENTION_DAYS),
+    )
+    tombstones.delete()
+    return expired

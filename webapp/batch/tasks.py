@@ -2,15 +2,18 @@
 :mod:`webapp.batch.services`, which knows nothing of messages."""
 
 import logging
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, connection, connections
 from kombu.exceptions import OperationalError as BrokerUnreachable
 
+from core import metrics
 from webapp import modelservice
 from webapp.batch import selectors, services
 from webapp.batch.models import JobStatus
@@ -25,20 +28,75 @@ INTERNAL = "The job stopped on an internal error."
 TRANSIENT = (modelservice.ModelServiceUnavailable, OperationalError, InterfaceError)
 
 
-def enqueue_job(job_id: uuid.UUID) -> bool:
-    """Send the job to the workers (or run it here, without a broker).
+def enqueue_job(job_id: uuid.UUID, copies: int = 1) -> bool:
+    """Send the job to the workers (or run it here, without a broker): ``copies`` messages,
+    so that as many workers can share it (each claims chunks until none is left).
 
     When the broker cannot be reached the job stays queued in the database and
     :func:`requeue_stalled_jobs` sends it later; the upload is never lost.
     """
     services.mark_sent(job_id, True)
     try:
-        process_job.delay(str(job_id))
+        for _ in range(max(1, copies)):
+            process_job.delay(str(job_id))
     except BrokerUnreachable:
         logger.warning("batch job %s: broker unreachable, left for the sweeper", job_id)
         services.mark_sent(job_id, False)
         return False
     return True
+
+
+def send_new_job(job_id: uuid.UUID) -> bool:
+    """Send a new job as one message per chunk, up to BATCH_FANOUT: that many workers can
+    share it (a worker that finds no free chunk returns at once)."""
+    chunks = selectors.chunk_count(job_id)
+    return enqueue_job(job_id, max(1, min(chunks, settings.BATCH_FANOUT)))
+
+
+def _threads(eager: bool) -> int:
+    # SQLite has one writer at a time: a second thread would only wait for the lock. In
+    # process (no broker), the request's own connection and transaction do the work.
+    if eager or not connection.features.has_select_for_update_skip_locked:
+        return 1
+    return max(1, settings.BATCH_WORKER_THREADS)
+
+
+def _work(pk: uuid.UUID, deadline: float, stop: threading.Event) -> bool:
+    """Chunks of the job until none is free; True if it stopped at the deadline instead."""
+    try:
+        while not stop.is_set() and services.process_next_chunk(pk):
+            metrics.BATCH_PENDING_ROWS.set(selectors.pending_rows())
+            if time.monotonic() > deadline:
+                return True
+        metrics.BATCH_PENDING_ROWS.set(selectors.pending_rows())
+        return False
+    except BaseException:
+        stop.set()  # the other threads stop after their chunk; the error goes to the task
+        raise
+
+
+def _work_in_thread(pk: uuid.UUID, deadline: float, stop: threading.Event) -> bool:
+    try:
+        return _work(pk, deadline, stop)
+    finally:
+        connections.close_all()  # the connections this pool thread opened
+
+
+def work_on_job(pk: uuid.UUID, threads: int) -> bool:
+    """Work on a job with ``threads`` model-service requests in flight, for up to
+    BATCH_TASK_BUDGET_SECONDS; True if work is left (hand it on). Re-raises the first
+    error of any thread."""
+    deadline = time.monotonic() + settings.BATCH_TASK_BUDGET_SECONDS
+    stop = threading.Event()
+    if threads == 1:
+        return _work(pk, deadline, stop)
+    with ThreadPoolExecutor(threads, thread_name_prefix="batch") as pool:
+        futures = [pool.submit(_work_in_thread, pk, deadline, stop) for _ in range(threads)]
+        try:
+            return any([future.result() for future in futures])
+        except BaseException:
+            stop.set()
+            raise
 
 
 @app.task(
@@ -51,20 +109,15 @@ def process_job(self, job_id: str) -> None:
     so no single delivery runs long (time limits, fairness between jobs, and little lost
     work when a worker dies)."""
     pk = uuid.UUID(job_id)
-    deadline = time.monotonic() + settings.BATCH_TASK_BUDGET_SECONDS
     try:
-        while services.process_next_chunk(pk):
-            if time.monotonic() > deadline:
-                enqueue_job(pk)
-                return
+        if work_on_job(pk, _threads(self.request.is_eager)):
+            enqueue_job(pk)
     except TRANSIENT as exc:
         retries = self.request.retries
         model_down = isinstance(exc, modelservice.ModelServiceUnavailable)
         # Without a broker the task runs inside a web request: fail now, never sleep there.
         if self.request.is_eager or retries >= settings.BATCH_MAX_RETRIES:
-            reason = (
-                exc.reason if isinstance(exc, modelservice.ModelServiceUnavailable) else "database"
-            )
+            reason = exc.reason if isinstance(exc, modelservice.ModelServiceError) else "database"
             services.finish_job(pk, JobStatus.FAILED, error=f"{GAVE_UP} ({reason})")
             return
         if model_down:

@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from webapp.batch import services
 from webapp.batch.models import BatchJob
 from webapp.batch.parsing import UploadError
+from webapp.security import client_ip
 
 # Room for the multipart framing around the file itself.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -24,8 +25,14 @@ def job_from_upload(
     request: HttpRequest | Request, *, missing_file: str, owner: str = ""
 ) -> BatchJob:
     """The job of the multipart field ``file`` (a Django or DRF request); UploadError if not
-    usable, with ``missing_file`` as the message when there is no file."""
+    usable, with ``missing_file`` as the message when there is no file.
+
+    Django has written the file to a temporary file by now (past
+    FILE_UPLOAD_MAX_MEMORY_SIZE); it is read from there as a stream.
+    """
     check_declared_size(request)
+    client = client_ip(request)
+    services.check_active_limit(client)
     try:
         upload = request.FILES.get("file")
     except (ParseError, MultiPartParserError) as exc:  # DRF's and Django's
@@ -33,4 +40,9 @@ def job_from_upload(
     if upload is None:
         raise UploadError("missing_file", missing_file)
     services.check_upload_size(upload.size)
-    return services.create_job(filename=upload.name or "", data=upload.read(), owner=owner)
+    try:
+        return services.create_job(
+            filename=upload.name or "", source=upload, client=client, owner=owner
+        )
+    finally:
+        upload.close()

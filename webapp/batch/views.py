@@ -46,7 +46,7 @@ def _submit(request: HttpRequest) -> HttpResponse:
         )
     except UploadError as exc:
         return _index(request, error=exc.message, status=exc.status)
-    tasks.enqueue_job(job.id)
+    tasks.send_new_job(job.id)
     # Post/Redirect/Get: reloading the job page does not upload the file again.
     return redirect("batch:job", job_id=job.id)
 

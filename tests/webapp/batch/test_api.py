@@ -1,17 +1,20 @@
 """The batch API in eager mode (no REDIS_URL): upload, status, results, refusals."""
 
 import csv
+import gzip
 import io
 import uuid
 import zipfile
+from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 from prometheus_client import REGISTRY
 
 from tests.support.servers import A2
 from webapp.batch import services
-from webapp.batch.models import BatchRow
+from webapp.batch.models import BatchJob, BatchRow, JobStatus
 from webapp.batch.parsing import spreadsheet_safe
 
 pytestmark = pytest.mark.django_db
@@ -122,7 +125,7 @@ def test_unknown_jobs_are_404_json(client):
 
 
 def test_results_of_an_unfinished_job_are_409_json(client):
-    job = services.create_job(filename="a.tsv", data=b"Review\nnice\n")  # never sent
+    job = services.create_job(filename="a.tsv", source=b"Review\nnice\n")  # never sent
     response = client.get(f"/api/batch/{job.id}/results.csv", HTTP_ACCEPT="text/csv")
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "not_ready"
@@ -151,8 +154,21 @@ def _zip_bomb() -> bytes:
         (b"Review\n\n\n", 400, "no_reviews"),
         (b"Review\n" + b"ok\n" * 6, 400, "too_many_rows"),
         (b"Review\n" + b"x" * 200_000 + b"\n", 413, "file_too_large"),
+        (gzip.compress(b"Review\n" + b"x" * 20_000_000), 413, "file_too_large"),
+        (gzip.compress(b"Review\n" + b"ok\n" * 1_000_000), 400, "too_many_rows"),
     ],
-    ids=["empty", "nul", "latin-1", "zip-bomb", "no-review-column", "no-reviews", "rows", "size"],
+    ids=[
+        "empty",
+        "nul",
+        "latin-1",
+        "zip-bomb",
+        "no-review-column",
+        "no-reviews",
+        "rows",
+        "size",
+        "gzip-bomb-bytes",
+        "gzip-bomb-rows",
+    ],
 )
 def test_unusable_uploads_are_refused_with_json(client, settings, data, status, code):
     settings.BATCH_MAX_ROWS = 5
@@ -162,6 +178,80 @@ def test_unusable_uploads_are_refused_with_json(client, settings, data, status, 
     error = response.json()["error"]
     assert error["code"] == code
     assert error["message"]
+    assert not BatchJob.objects.exists()  # nothing stored
+    if code == "file_too_large":
+        assert "97.7 KB" in error["message"]  # the limit
+
+
+def test_a_gzip_upload_is_classified_like_its_text(client, eager, model_service):
+    body = upload(client, gzip.compress(A2.read_bytes()), "a2.tsv.gz").json()
+    assert body["status"] == "done"
+    assert body["progress"]["total"] == 100
+    rows = results_of(client, body["id"])
+    assert [row["review"] for row in rows][:3] == A2.read_text().splitlines()[1:4]
+
+
+def test_a_file_larger_than_the_body_limit_of_other_endpoints_is_accepted(
+    client, eager, model_service, settings
+):
+    settings.BATCH_CHUNK_SIZE = 1000
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100_000  # MAX_BODY_BYTES, for JSON bodies
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 10_000  # to a temporary file past this
+    data = b"Review\n" + b"Lovely food, friendly staff and a view.\n" * 5000  # 200 KB
+    body = upload(client, data).json()
+    assert body["status"] == "done", body
+    assert body["progress"]["processed"] == 5000
+    assert body["summary"]["positive"] + body["summary"]["negative"] == 5000
+
+
+def test_one_client_cannot_fill_the_queue(client, settings, unreachable_broker):
+    settings.BATCH_MAX_ACTIVE_PER_CLIENT = 1
+    first = upload(client, b"Review\nnice\n")  # no broker: stays queued
+    assert first.status_code == 202
+    assert first.json()["status"] == "queued"
+    second = upload(client, b"Review\nnice\n")
+    assert second.status_code == 429
+    error = second.json()["error"]
+    assert error["code"] == "too_many_jobs"
+    assert "at most 1" in error["message"]
+    # Another client is not affected.
+    other = client.post(
+        "/api/batch",
+        {"file": io.BytesIO(b"Review\nnice\n")},
+        REMOTE_ADDR="192.0.2.7",
+    )
+    assert other.status_code == 202
+
+
+def test_a_cancelled_job_answers_410_and_serves_what_was_classified(
+    client, model_service, settings
+):
+    settings.BATCH_CHUNK_SIZE = 2
+    job = services.create_job(filename="r.tsv", source=b"Review\nGood\nBad\nFine\n")
+    services.process_next_chunk(job.id)
+    services.cancel_job(job.id)
+
+    response = client.get(f"/api/batch/{job.id}")
+    assert response.status_code == 410
+    error = response.json()["error"]
+    assert error["code"] == "job_cancelled"
+    assert error["job"]["status"] == "cancelled"
+    assert error["job"]["progress"]["processed"] == 2
+    rows = results_of(client, job.id)
+    assert [row["review"] for row in rows] == ["Good", "Bad"]
+    assert error["job"]["results_url"] == f"/api/batch/{job.id}/results.csv"
+
+
+def test_an_expired_job_answers_410(client, settings):
+    job = services.create_job(filename="r.tsv", source=b"Review\nGood\n")
+    services.finish_job(job.id, JobStatus.DONE)
+    long_ago = timezone.now() - timedelta(days=settings.BATCH_RETENTION_DAYS + 1)
+    BatchJob.objects.filter(pk=job.pk).update(finished_at=long_ago)
+    services.delete_expired_jobs()
+    for url in (f"/api/batch/{job.id}", f"/api/batch/{job.id}/results.csv"):
+        response = client.get(url)
+        assert response.status_code == 410
+        assert response.json()["error"]["code"] == "job_expired"
 
 
 def test_request_shape_errors(client):
@@ -223,7 +313,7 @@ def upload_as(visitor: str, name: str):
 
 
 def test_progress_is_one_cheap_read(client, django_assert_max_num_queries):
-    job = services.create_job(filename="slow.tsv", data=b"Review\nok\nfine\n")
+    job = services.create_job(filename="slow.tsv", source=b"Review\nok\nfine\n")
     with django_assert_max_num_queries(1):
         response = client.get(f"/api/batch/{job.id}/progress")
     assert response.status_code == 200

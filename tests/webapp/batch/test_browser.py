@@ -88,7 +88,7 @@ def wait_until_seen(seen: queue.Queue, value: str, history: list[str], timeout=3
 
 def test_the_job_page_shows_progress_live(chromium, web, settings, model_service):
     settings.BATCH_CHUNK_SIZE = 25
-    job = services.create_job(filename="a2.tsv", data=A2.read_bytes())  # no worker yet
+    job = services.create_job(filename="a2.tsv", source=A2.read_bytes())  # no worker yet
     seen: queue.Queue[str] = queue.Queue()
 
     def watch(page):
@@ -130,7 +130,7 @@ def test_the_job_page_shows_progress_live(chromium, web, settings, model_service
 
 
 def test_a_rate_limited_poll_waits_as_the_gateway_says(chromium, web):
-    job = services.create_job(filename="a2.tsv", data=A2.read_bytes())  # stays queued
+    job = services.create_job(filename="a2.tsv", source=A2.read_bytes())  # stays queued
     api = f"{web.url}/api/batch/{job.id}/progress"
     limits = [{"Retry-After": "2"}, {"x-ratelimit-reset": "1", "x-ratelimit-remaining": "0"}]
 

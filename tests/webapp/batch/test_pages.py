@@ -126,7 +126,7 @@ def test_the_form_needs_its_csrf_token():
 def test_a_running_job_page_works_without_javascript(client):
     from webapp.batch import services
 
-    job = services.create_job(filename="slow.tsv", data=b"Review\nok\nfine\n")
+    job = services.create_job(filename="slow.tsv", source=b"Review\nok\nfine\n")
     html = client.get(f"/batch/{job.id}").content.decode()
     assert 'data-status="queued"' in html
     assert '<progress id="batch-progress" max="2" value="0"' in html
@@ -138,7 +138,7 @@ def test_a_running_job_page_works_without_javascript(client):
 def test_the_job_page_polls_at_the_configured_interval(client, settings):
     from webapp.batch import services
 
-    job = services.create_job(filename="slow.tsv", data=b"Review\nok\n")
+    job = services.create_job(filename="slow.tsv", source=b"Review\nok\n")
     html = client.get(f"/batch/{job.id}").content.decode()
     assert 'data-poll-seconds="1.0"' in html
     assert f'data-progress-url="/api/batch/{job.id}/progress"' in html

@@ -1,4 +1,4 @@
-"""Reading uploads: delimiters from the header, literal quotes in TSV, refusals."""
+"""Reading uploads: delimiters from the header, literal quotes in TSV, gzip, refusals."""
 
 import gzip
 import io
@@ -7,11 +7,11 @@ import zipfile
 import pytest
 
 from tests.support.servers import A1, A2
-from webapp.batch.parsing import UploadError, parse_reviews, spreadsheet_safe
+from webapp.batch.parsing import MAX_LINE_CHARS, UploadError, parse_reviews, spreadsheet_safe
 
 
-def parse(data: bytes, *, max_rows: int = 10_000, max_chars: int = 5000):
-    return parse_reviews(data, max_rows=max_rows, max_chars=max_chars)
+def parse(data: bytes, *, max_rows: int = 10_000, max_chars: int = 5000, max_bytes=1 << 30):
+    return parse_reviews(data, max_rows=max_rows, max_chars=max_chars, max_bytes=max_bytes)
 
 
 def refusal(data: bytes, **limits) -> str:
@@ -82,10 +82,11 @@ def test_a_short_row_counts_as_empty():
         b"Review\nfine\x00\n",
         "Review\nCaf\xe9\n".encode("latin-1"),
         b"\xff\xfeR\x00e\x00v\x00",  # UTF-16
-        gzip.compress(b"Review\n" + b"a\n" * 100_000),
+        gzip.compress(b"Review\nbell\x07\n"),
         b"Review\nbell\x07\n",
+        gzip.compress(b"Review\n" + b"a\n" * 1000)[:-30],
     ],
-    ids=["nul", "latin-1", "utf-16", "gzip", "control-char"],
+    ids=["nul", "latin-1", "utf-16", "gzip-control-char", "control-char", "gzip-cut-short"],
 )
 def test_binary_or_non_utf8_is_not_a_text_file(data):
     assert refusal(data) == "not_text"
@@ -97,6 +98,48 @@ def test_a_zip_bomb_is_refused_without_being_opened():
         archive.writestr("reviews.csv", b"Review\n" + b"0" * 50_000_000)
     assert len(packed.getvalue()) < 100_000  # 50 MB once unpacked
     assert refusal(packed.getvalue()) == "not_text"
+
+
+def test_gzip_is_read_as_the_text_it_holds():
+    raw = A1.read_bytes()
+    assert parse(gzip.compress(raw)).reviews == parse(raw).reviews
+    csv_file = b'id,Review\n1,"Tasty, cheap"\n'
+    assert parse(gzip.compress(csv_file)).reviews == [(1, "Tasty, cheap")]
+
+
+def test_a_gzip_bomb_stops_at_the_byte_limit_of_the_text():
+    bomb = gzip.compress(b"Review\n" + b"0" * 50_000_000)
+    assert len(bomb) < 100_000  # 50 MB once unpacked
+    with pytest.raises(UploadError) as caught:
+        parse(bomb, max_bytes=1_048_576)
+    assert caught.value.code == "file_too_large"
+    assert caught.value.status == 413
+    assert caught.value.message == "The file is larger than 1 MB."  # the limit
+
+
+def test_a_gzip_bomb_of_rows_stops_at_the_row_limit():
+    bomb = gzip.compress(b"Review\n" + b"ok\n" * 5_000_000)
+    assert refusal(bomb, max_rows=1000) == "too_many_rows"
+
+
+def test_a_line_longer_than_any_review_is_skipped_without_being_held():
+    tsv = b"Review\tx\nfine\t1\n" + b"y" * (MAX_LINE_CHARS * 3) + b"\t2\nlast\t3\n"
+    parsed = parse(tsv)
+    assert parsed.reviews == [(1, "fine"), (3, "last")]
+    assert parsed.skipped_too_long == 1
+    assert parsed.too_long_rows == [2]
+    with pytest.raises(UploadError) as caught:
+        parse(b"Review,x\nfine,1\n" + b"y" * (MAX_LINE_CHARS + 1) + b"\n")
+    assert caught.value.code == "malformed_csv"
+    assert "line 3" in caught.value.message
+
+
+def test_a_malformed_csv_line_is_named():
+    data = b'Review,x\nfine,1\n"ok",2\n"bad"x,3\n'
+    with pytest.raises(UploadError) as caught:
+        parse(data)
+    assert caught.value.code == "malformed_csv"
+    assert "line 4" in caught.value.message
 
 
 def test_refusals_say_what_is_wrong():
