@@ -14,6 +14,7 @@ the contract (monitoring/README.md); label conventions:
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -494,6 +495,14 @@ def service_health() -> dict:
 # --- A/B experiment ------------------------------------------------------------------------
 
 
+def difference_stat(
+    title: str, description: str, per_variant: Callable[[str], str], **options
+) -> dict:
+    """A stat of B's value of a per-variant expression minus A's."""
+    b_minus_a = f"{per_variant('B')} - {per_variant('A')}"
+    return stat(title, description, [target(b_minus_a, "B − A")], text_mode="value", **options)
+
+
 def ab_experiment() -> dict:
     b_requests = app_requests('variant="B"', "$__range")
     ab_requests = app_requests('variant=~"A|B"', "$__range")
@@ -504,33 +513,30 @@ def ab_experiment() -> dict:
     )
     panels = [
         row("Is B healthier than A? (over the selected time range; green = B as good or better)"),
-        stat(
+        difference_stat(
             "5xx ratio B − A",
             "B's server-error ratio minus A's. Above 0 means B fails more often.",
-            [target(f"{variant_error_ratio('B')} - {variant_error_ratio('A')}", "B − A")],
+            variant_error_ratio,
             unit="percentunit",
             decimals=2,
             thresholds=steps(GREEN, 0.005, YELLOW, 0.02, RED),
-            text_mode="value",
         ),
-        stat(
+        difference_stat(
             "Correct-feedback rate B − A",
             "Share of B's predictions users marked correct minus A's. Below 0 means users "
             "agree with B less often.",
-            [target(f"{variant_correct_ratio('B')} - {variant_correct_ratio('A')}", "B − A")],
+            variant_correct_ratio,
             unit="percentunit",
             decimals=1,
             thresholds=steps(RED, -0.1, YELLOW, 0, GREEN),
-            text_mode="value",
         ),
-        stat(
+        difference_stat(
             "p95 latency B − A",
             "B's 95th-percentile request latency minus A's. Above 0 means B is slower.",
-            [target(f"{variant_p95('B')} - {variant_p95('A')}", "B − A")],
+            variant_p95,
             unit="s",
             decimals=3,
             thresholds=steps(GREEN, 0.1, YELLOW, 0.5, RED),
-            text_mode="value",
         ),
         stat(
             "Traffic share of B",

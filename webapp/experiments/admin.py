@@ -32,43 +32,29 @@ class Operation:
     label: str
     done: str  # how the message after it starts: "Rolled back frontend-v2: ..."
     target: str | None  # the status it leads to; None for a new phase (any status)
-    run: Callable[[Experiment, str, str], Experiment]  # (experiment, actor, reason)
-    asks_reason: bool = False
+    service: Callable[..., Experiment]  # called with the experiment and actor=
+    reason_keyword: str | None = None  # the service's keyword for the reason asked for, if any
+
+    @property
+    def asks_reason(self) -> bool:
+        return self.reason_keyword is not None
+
+    def run(self, experiment: Experiment, actor: str, reason: str) -> Experiment:
+        if self.reason_keyword is None:
+            return self.service(experiment, actor=actor)
+        return self.service(experiment, actor=actor, **{self.reason_keyword: reason})
 
 
 OPERATIONS = {
-    "start": Operation(
-        "Start",
-        "Started",
-        Status.RUNNING,
-        lambda exp, actor, reason: services.start_experiment(exp, actor=actor),
-    ),
-    "pause": Operation(
-        "Pause",
-        "Paused",
-        Status.PAUSED,
-        lambda exp, actor, reason: services.pause_experiment(exp, actor=actor),
-    ),
+    "start": Operation("Start", "Started", Status.RUNNING, services.start_experiment),
+    "pause": Operation("Pause", "Paused", Status.PAUSED, services.pause_experiment),
     "rollback": Operation(
-        "Roll back",
-        "Rolled back",
-        Status.ROLLED_BACK,
-        lambda exp, actor, reason: services.rollback_experiment(exp, actor=actor, reason=reason),
-        asks_reason=True,
+        "Roll back", "Rolled back", Status.ROLLED_BACK, services.rollback_experiment, "reason"
     ),
     "promote": Operation(
-        "Promote",
-        "Promoted",
-        Status.PROMOTED,
-        lambda exp, actor, reason: services.promote_experiment(exp, actor=actor, note=reason),
-        asks_reason=True,
+        "Promote", "Promoted", Status.PROMOTED, services.promote_experiment, "note"
     ),
-    "new_phase": Operation(
-        "New phase",
-        "Started a new phase of",
-        None,
-        lambda exp, actor, reason: services.start_new_phase(exp, actor=actor),
-    ),
+    "new_phase": Operation("New phase", "Started a new phase of", None, services.start_new_phase),
 }
 
 

@@ -20,6 +20,11 @@ def counted(name: str, **labels) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
+def checks(experiment: str, outcome: str) -> float:
+    """The guard checks of an experiment counted with that outcome."""
+    return counted("sentiment_canary_checks_total", experiment=experiment, outcome=outcome)
+
+
 def guard_for(experiment, **settings) -> CanaryGuard:
     values = {
         "max_error_rate_increase": 0.02,
@@ -32,13 +37,21 @@ def guard_for(experiment, **settings) -> CanaryGuard:
     return CanaryGuardFactory(experiment=experiment, **(values | settings))
 
 
+def check_with_feedback(name: str, answered: int, *, a: tuple[int, int], b: tuple[int, int]) -> str:
+    """One check of a new guard over arms whose predictions got (correct, wrong) feedback."""
+    experiment = running_experiment(name)
+    for variant, (correct, wrong) in (("A", a), ("B", b)):
+        traffic(experiment, variant, answered=answered, correct=correct, wrong=wrong)
+    return services.check_guard(guard_for(experiment).pk)
+
+
 def test_a_failing_b_is_rolled_back_with_the_numbers():
     experiment = running_experiment("failing-b")
     traffic(experiment, "A", answered=100, failed=1)
     traffic(experiment, "B", answered=60, failed=40)
     guard = guard_for(experiment)
     rollbacks = counted("sentiment_canary_rollbacks_total", experiment="failing-b")
-    breaches = counted("sentiment_canary_checks_total", experiment="failing-b", outcome="breach")
+    breaches = checks("failing-b", "breach")
 
     assert services.check_guard(guard.pk) == "breach"
 
@@ -58,10 +71,7 @@ def test_a_failing_b_is_rolled_back_with_the_numbers():
     guard.refresh_from_db()
     assert guard.last_outcome == "breach"
     assert counted("sentiment_canary_rollbacks_total", experiment="failing-b") == rollbacks + 1
-    assert (
-        counted("sentiment_canary_checks_total", experiment="failing-b", outcome="breach")
-        == breaches + 1
-    )
+    assert checks("failing-b", "breach") == breaches + 1
     # A rolled-back experiment is not checked again.
     assert services.due_guard_ids(timezone.now() + timedelta(hours=1)) == []
 
@@ -79,11 +89,7 @@ def test_a_slow_b_is_rolled_back():
 
 def test_a_worse_b_by_feedback_is_rolled_back():
     # 300 visitors per arm, one prediction each, half with feedback: 90% against 60% correct.
-    experiment = running_experiment("wrong-b")
-    traffic(experiment, "A", answered=300, correct=135, wrong=15)
-    traffic(experiment, "B", answered=300, correct=90, wrong=60)
-    guard = guard_for(experiment)
-    assert services.check_guard(guard.pk) == "breach"
+    assert check_with_feedback("wrong-b", 300, a=(135, 15), b=(90, 60)) == "breach"
     assert "correct share of B worse than A with confidence: -30.0 points" in (
         CanaryEvent.objects.get().message
     )
@@ -91,11 +97,7 @@ def test_a_worse_b_by_feedback_is_rolled_back():
 
 def test_a_slightly_worse_b_on_few_visitors_is_not_rolled_back():
     # The same 30-point drop on 60 visitors is within what chance does under repeated looks.
-    experiment = running_experiment("unclear-b")
-    traffic(experiment, "A", answered=60, correct=27, wrong=3)
-    traffic(experiment, "B", answered=60, correct=18, wrong=12)
-    guard = guard_for(experiment)
-    assert services.check_guard(guard.pk) == "healthy"
+    assert check_with_feedback("unclear-b", 60, a=(27, 3), b=(18, 12)) == "healthy"
 
 
 def test_a_healthy_b_is_left_alone_and_promotion_is_only_suggested():
@@ -104,7 +106,7 @@ def test_a_healthy_b_is_left_alone_and_promotion_is_only_suggested():
     traffic(experiment, "B", answered=100, failed=1)
     guard = guard_for(experiment)
     now = timezone.now()
-    healthy = counted("sentiment_canary_checks_total", experiment="healthy-b", outcome="healthy")
+    healthy = checks("healthy-b", "healthy")
 
     outcomes = [
         services.check_guard(guard.pk, now=now + timedelta(minutes=minute)) for minute in range(5)
@@ -118,10 +120,7 @@ def test_a_healthy_b_is_left_alone_and_promotion_is_only_suggested():
     assert "3 consecutive checks" in events[0].message
     guard.refresh_from_db()
     assert guard.healthy_streak == 5
-    assert (
-        counted("sentiment_canary_checks_total", experiment="healthy-b", outcome="healthy")
-        == healthy + 5
-    )
+    assert checks("healthy-b", "healthy") == healthy + 5
 
 
 def test_promotion_happens_only_when_allowed():
@@ -148,9 +147,7 @@ def test_too_little_traffic_is_insufficient_data_and_changes_nothing():
     traffic(experiment, "A", answered=100)
     traffic(experiment, "B", answered=10, failed=10)  # 50 % errors, but only 20 requests
     guard = guard_for(experiment)
-    before = counted(
-        "sentiment_canary_checks_total", experiment="quiet-b", outcome="insufficient_data"
-    )
+    before = checks("quiet-b", "insufficient_data")
     assert services.check_guard(guard.pk) == "insufficient_data"
     experiment.refresh_from_db()
     assert experiment.status == Status.RUNNING
@@ -158,10 +155,7 @@ def test_too_little_traffic_is_insufficient_data_and_changes_nothing():
     guard.refresh_from_db()
     assert guard.last_outcome == "insufficient_data"
     assert guard.healthy_streak == 0
-    assert (
-        counted("sentiment_canary_checks_total", experiment="quiet-b", outcome="insufficient_data")
-        == before + 1
-    )
+    assert checks("quiet-b", "insufficient_data") == before + 1
 
 
 def test_only_traffic_inside_the_window_counts():
