@@ -10,7 +10,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
-# shared/schemas beside the checkout (a clone in /work/main, a worktree in /work/wt/<name>).
+# The nearest shared/schemas above the checkout (../shared, as CI lays it out).
 SCHEMAS = next(
     (p / "shared" / "schemas" for p in REPO.parents if (p / "shared" / "schemas").is_dir()),
     REPO.parent / "shared" / "schemas",
