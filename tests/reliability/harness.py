@@ -93,7 +93,8 @@ def start_webapp(tmp_dir: Path, model_url: str, env: dict | None = None, **kwarg
         "MODEL_SERVICE_URL": model_url,
         "DB_CONN_MAX_AGE": "60",
         "REDIS_URL": "",
-        "CELERY_TASK_ALWAYS_EAGER": "true",  # batch jobs run inside the request
+        # Without a broker given, batch jobs run inside the request; with Redis, on workers.
+        "CELERY_TASK_ALWAYS_EAGER": "false" if (env or {}).get("REDIS_URL") else "true",
     }
     return start_server("webapp", tmp_dir, {**base, **(env or {})}, **kwargs)
 

@@ -87,6 +87,7 @@ class BatchCollectionView(APIView):
     @extend_schema(
         responses={200: s.JobListResponse},
         summary="The caller's recent batch jobs, newest first",
+        operation_id="api_batch_list",
         description=(
             "Only the jobs uploaded by the same visitor: the `sentiment_visitor` cookie, or "
             f"the `x-user-id` header for API clients; at most {selectors.RECENT_JOBS}. A "

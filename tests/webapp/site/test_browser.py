@@ -27,6 +27,7 @@ def webapp(variant: str, database_url: str, model_url: str, folder):
             "DATABASE_URL": database_url,
             "MODEL_SERVICE_URL": model_url,
             "REDIS_URL": "",
+            "CELERY_TASK_ALWAYS_EAGER": "true",  # batch jobs run inside the request
             "APP_VARIANT": variant,
         },
         ready_path="/health/live",
