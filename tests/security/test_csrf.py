@@ -21,6 +21,8 @@ def prediction() -> Prediction:
 
 @pytest.fixture
 def browser() -> Client:
+    """A client that enforces CSRF as a browser session does. Its page loads follow
+    redirects: the installed experiment sends a visitor it assigns B to the same page again."""
     return Client(enforce_csrf_checks=True, HTTP_ACCEPT="text/html")
 
 
@@ -30,7 +32,7 @@ def form_pages(prediction) -> list[str]:
 
 def test_every_post_form_carries_a_token(browser, prediction):
     for path in form_pages(prediction):
-        page = browser.get(path)
+        page = browser.get(path, follow=True)
         assert page.status_code == 200, path
         forms = POST_FORM.findall(page.content.decode())
         assert forms, f"{path} has no POST form"
@@ -41,7 +43,7 @@ def test_every_post_form_carries_a_token(browser, prediction):
 @pytest.mark.parametrize("target", ["/", "feedback", "/batch", "/admin/login/"])
 def test_a_post_without_token_is_refused(browser, prediction, target):
     path = f"/predictions/{prediction.id}/feedback" if target == "feedback" else target
-    browser.get(path if target != "feedback" else f"/predictions/{prediction.id}")
+    browser.get(path if target != "feedback" else f"/predictions/{prediction.id}", follow=True)
     response = browser.post(
         path, {"review": "x", "correct": "true", "username": "a", "password": "b"}
     )
@@ -52,7 +54,7 @@ def test_a_post_without_token_is_refused(browser, prediction, target):
 
 def test_a_token_from_another_session_is_refused(prediction):
     attacker, victim = Client(enforce_csrf_checks=True), Client(enforce_csrf_checks=True)
-    page = attacker.get("/").content.decode()
+    page = attacker.get("/", follow=True).content.decode()
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-    victim.get("/")
+    victim.get("/", follow=True)
     assert victim.post("/", {"review": "forged", "csrfmiddlewaretoken": token}).status_code == 403
