@@ -116,8 +116,13 @@ APP_FEEDBACK = Counter(
 )
 APP_MODEL_ERRORS = Counter(
     "sentiment_app_model_errors_total",
-    "Failed calls from the web app to the model service.",
-    ["app_version", "reason"],
+    "Failed calls from the web app to the model service, by the model called.",
+    ["app_version", "model_variant", "reason"],
+)
+APP_MODEL_FALLBACKS = Counter(
+    "sentiment_app_model_fallbacks_total",
+    "Single reviews that model v2 could not answer for now and v1 answered instead.",
+    ["app_version", "model_variant", "reason"],
 )
 
 # --- experiments and background work ------------------------------------------------------

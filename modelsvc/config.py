@@ -5,18 +5,22 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from core.env import env_float, env_list, env_str
+from core.model_variants import CANARY, MODEL_VARIANTS, STABLE
 
 CORPUS_PATH = Path(__file__).resolve().parent / "ml" / "corpus" / "reviews.tsv"
 # Which of the models served side by side this process is: v1 (stable, the lexical pipeline)
 # or v2 (canary, the embed pipeline). Every answer names it.
-MODEL_VARIANT = env_str("MODEL_VARIANT", "v1")
+MODEL_VARIANT = env_str("MODEL_VARIANT", STABLE).strip().lower()
+if MODEL_VARIANT not in MODEL_VARIANTS:
+    raise ImproperlyConfigured(f"MODEL_VARIANT must be v1 or v2, got {MODEL_VARIANT!r}")
 # The pipeline a variant trains from the shipped corpus when its MODEL_DIR is empty.
-DEFAULT_PIPELINES = {"v1": "lexical", "v2": "embed"}
+DEFAULT_PIPELINES = {STABLE: "lexical", CANARY: "embed"}
 # The name this service gives itself in /version and the inference protocol's metadata:
 # sentiment-model for v1, sentiment-model-v2 for v2, as the cluster names them.
-SERVICE_NAME = "sentiment-model" if MODEL_VARIANT == "v1" else f"sentiment-model-{MODEL_VARIANT}"
+SERVICE_NAME = "sentiment-model" if MODEL_VARIANT == STABLE else f"sentiment-model-{MODEL_VARIANT}"
 # The name clients use in /v2/models/<name>/... (Open Inference Protocol).
 MODEL_NAME = env_str("MODEL_NAME", "sentiment")
 
@@ -53,5 +57,5 @@ def load_config() -> ModelConfig:
         local_dir=Path(env_str("MODEL_DIR", str(settings.VAR_DIR / "model"))),
         allowed_hosts=tuple(env_list("MODEL_ALLOWED_HOSTS", [host] if host else [])),
         download_timeout=env_float("MODEL_DOWNLOAD_TIMEOUT", 60.0),
-        pipeline=env_str("MODEL_PIPELINE", DEFAULT_PIPELINES.get(MODEL_VARIANT, "lexical")),
+        pipeline=env_str("MODEL_PIPELINE", DEFAULT_PIPELINES[MODEL_VARIANT]),
     )

@@ -6,6 +6,10 @@ Pooled connections, bounded time, checked answers. Every failure surfaces as a
 for: no connection, a timeout, a 5xx or 429 answer) or :class:`ModelServiceRejected` (trying
 again would give the same answer). Failed predictions are counted here, by reason, so callers
 degrade gracefully without knowing about ``requests``.
+
+Every call names the model it wants (v1 or v2) in the ``x-model-variant`` header, which the
+mesh routes on, and goes to that model's URL (one Service in the cluster; two ports under
+``make run``). A single review that model v2 cannot answer for now is answered by v1 instead.
 """
 
 import functools
@@ -23,6 +27,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from core import metrics
+from core.model_variants import CANARY, MODEL_VARIANT_HEADER, STABLE
 
 SENTIMENTS = frozenset({"positive", "negative"})
 MAX_MODEL_VERSION_CHARS = 64  # Prediction.model_version's column size
@@ -59,6 +64,9 @@ class ModelAnswer:
     sentiment: str
     confidence: float
     model_version: str
+    model_variant: str = STABLE  # the model that answered
+    # The model asked first could not answer for now, and v1 answered instead.
+    fell_back: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,9 +111,22 @@ def request_id_from(incoming: str | None) -> str:
     return uuid.uuid4().hex
 
 
-def _headers(request_id: str, variant: str | None) -> dict[str, str]:
-    """The request id and experiment arm travel on, so the mesh routes and traces the call."""
-    headers = {"x-request-id": request_id, "accept": "application/json"}
+def _base_url(model: str) -> str:
+    if model == CANARY:
+        return settings.MODEL_SERVICE_V2_URL
+    if model == STABLE:
+        return settings.MODEL_SERVICE_URL
+    raise ModelServiceRejected("unknown_model", f"no model {model!r}")
+
+
+def _headers(request_id: str, variant: str | None, model: str = STABLE) -> dict[str, str]:
+    """The request id, experiment arm and model travel on, so the mesh routes and traces
+    the call. The model header is always set: a client's own never reaches the model."""
+    headers = {
+        "x-request-id": request_id,
+        "accept": "application/json",
+        MODEL_VARIANT_HEADER: model,
+    }
     if variant:
         headers["x-user-experiment"] = variant
     return headers
@@ -116,10 +137,11 @@ def _call(
 ) -> Any:
     """One request; the decoded JSON answer of a 200, any other outcome classified."""
     session = _session(settings.MODEL_SERVICE_RETRIES)
+    url = _base_url(headers.get(MODEL_VARIANT_HEADER, STABLE))
     try:
         response = session.request(
             method,
-            f"{settings.MODEL_SERVICE_URL}{path}",
+            f"{url}{path}",
             headers=headers,
             json=json,
             timeout=(settings.MODEL_SERVICE_CONNECT_TIMEOUT, read_timeout),
@@ -186,14 +208,19 @@ def _predict(
         body = _call("POST", path, headers, read_timeout, json=payload)
         return parse(_object(body, path))
     except ModelServiceError as exc:
-        metrics.APP_MODEL_ERRORS.labels(settings.APP_VERSION, exc.reason).inc()
+        model = headers.get(MODEL_VARIANT_HEADER, STABLE)
+        metrics.APP_MODEL_ERRORS.labels(settings.APP_VERSION, model, exc.reason).inc()
         raise
 
 
-def _answer(body: dict[str, Any]) -> ModelAnswer:
+def _answer(model: str, body: dict[str, Any]) -> ModelAnswer:
     result = _classification(body)
+    answered_by = body.get("model_variant", model)
+    if answered_by != model:
+        # A mis-routed call would be counted for the wrong arm.
+        raise ModelServiceRejected("bad_response", f"model {answered_by!r} answered for {model}")
     return ModelAnswer(
-        result.sentiment, result.confidence, _model_version(body.get("model_version"))
+        result.sentiment, result.confidence, _model_version(body.get("model_version")), model
     )
 
 
@@ -206,18 +233,49 @@ def _batch_answer(expected: int, body: dict[str, Any]) -> BatchAnswer:
     return BatchAnswer(results, _model_version(body.get("model_version")))
 
 
-def analyze(review: str, *, request_id: str, variant: str | None = None) -> ModelAnswer:
-    """Classify one review; the text is sent exactly as given (JSON, UTF-8)."""
-    return _predict(
-        "/analyze",
-        {"review": review},
-        _answer,
-        _headers(request_id, variant),
-        settings.MODEL_SERVICE_READ_TIMEOUT,
+def analyze(
+    review: str, *, request_id: str, variant: str | None = None, model: str = STABLE
+) -> ModelAnswer:
+    """Classify one review with ``model``; the text is sent exactly as given (JSON, UTF-8).
+
+    When a model other than v1 is down, not ready or overloaded (ModelServiceUnavailable),
+    v1 answers instead: counted as a fallback, and marked ``fell_back`` so the answer is
+    recorded for neither arm of a model experiment. A refusal or a garbled answer is v2's
+    own failure and is raised.
+    """
+
+    def ask(model: str) -> ModelAnswer:
+        return _predict(
+            "/analyze",
+            {"review": review},
+            functools.partial(_answer, model),
+            _headers(request_id, variant, model),
+            settings.MODEL_SERVICE_READ_TIMEOUT,
+        )
+
+    try:
+        return ask(model)
+    except ModelServiceUnavailable as exc:
+        if model == STABLE:
+            raise
+        metrics.APP_MODEL_FALLBACKS.labels(settings.APP_VERSION, model, exc.reason).inc()
+    try:
+        answer = ask(STABLE)
+    except ModelServiceError as exc:
+        raise ModelServiceFellBack(exc) from exc
+    return ModelAnswer(
+        answer.sentiment, answer.confidence, answer.model_version, STABLE, fell_back=True
     )
 
 
-def analyze_batch(reviews: list[str], *, request_id: str) -> BatchAnswer:
+class ModelServiceFellBack(ModelServiceUnavailable):
+    """Neither the model asked nor v1 in its place could answer: a failure of no arm."""
+
+    def __init__(self, cause: ModelServiceError):
+        super().__init__(cause.reason, cause.detail)
+
+
+def analyze_batch(reviews: list[str], *, request_id: str, model: str = STABLE) -> BatchAnswer:
     """Classify ``reviews`` in one call; the answer has one result per review, in order.
 
     A failed connect is retried by the session only, so no batch is sent twice; anything
@@ -227,12 +285,13 @@ def analyze_batch(reviews: list[str], *, request_id: str) -> BatchAnswer:
         "/analyze/batch",
         {"reviews": reviews},
         functools.partial(_batch_answer, len(reviews)),
-        _headers(request_id, None),
+        _headers(request_id, None, model),
         settings.BATCH_READ_TIMEOUT,
     )
 
 
-def version(*, request_id: str) -> dict[str, Any]:
-    """The model service's own /version answer (a probe: its failures are not counted)."""
-    body = _call("GET", "/version", _headers(request_id, None), settings.MODEL_SERVICE_READ_TIMEOUT)
+def version(*, request_id: str, model: str = STABLE) -> dict[str, Any]:
+    """The /version answer of ``model``'s service (a probe: its failures are not counted)."""
+    headers = _headers(request_id, None, model)
+    body = _call("GET", "/version", headers, settings.MODEL_SERVICE_READ_TIMEOUT)
     return _object(body, "/version")

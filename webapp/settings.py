@@ -17,6 +17,10 @@ if APP_VARIANT not in {"v1", "v2"}:
     raise ImproperlyConfigured(f"APP_VARIANT must be v1 or v2, got {APP_VARIANT!r}")
 
 MODEL_SERVICE_URL = env_str("MODEL_SERVICE_URL", "http://localhost:5000").rstrip("/")
+# Model v2 (the canary). In the cluster both models sit behind one Service and the mesh
+# routes on the x-model-variant header, so its URL defaults to v1's; `make run` gives it
+# model v2's own port.
+MODEL_SERVICE_V2_URL = env_str("MODEL_SERVICE_V2_URL", MODEL_SERVICE_URL).rstrip("/")
 MODEL_SERVICE_CONNECT_TIMEOUT = env_float("MODEL_SERVICE_CONNECT_TIMEOUT", 1.0)
 MODEL_SERVICE_READ_TIMEOUT = env_float("MODEL_SERVICE_READ_TIMEOUT", 5.0)
 MODEL_SERVICE_RETRIES = env_int("MODEL_SERVICE_RETRIES", 2)

@@ -141,7 +141,7 @@ def test_version_returns_the_model_service_answer(fake_model):
 
 
 def errors_counted(reason: str) -> float:
-    labels = {"app_version": django_settings.APP_VERSION, "reason": reason}
+    labels = {"app_version": django_settings.APP_VERSION, "model_variant": "v1", "reason": reason}
     return REGISTRY.get_sample_value("sentiment_app_model_errors_total", labels) or 0.0
 
 

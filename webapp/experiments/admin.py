@@ -6,6 +6,7 @@ Every change goes through ``services`` so it lands in the experiment's history.
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import InlineModelAdmin
 from django.core.exceptions import PermissionDenied
@@ -18,6 +19,7 @@ from django.utils.html import format_html
 from webapp.admin import ReadOnlyAdminMixin
 from webapp.experiments import charts, selectors, services
 from webapp.experiments.models import (
+    CANDIDATE_MODELS,
     Assignment,
     Delivery,
     Experiment,
@@ -163,11 +165,38 @@ def _bulk_action(key: str, description: str) -> Callable[..., None]:
     return action
 
 
+class ExperimentForm(forms.ModelForm):
+    # A choice, so a model that does not exist cannot be typed in.
+    candidate_model = forms.ChoiceField(
+        label="Model of B",
+        required=False,
+        choices=[("", "— (frontend experiments)"), *((m, m) for m in CANDIDATE_MODELS)],
+        help_text=Experiment._meta.get_field("candidate_model").help_text,
+    )
+
+    class Meta:
+        model = Experiment
+        # The admin's fieldsets decide the fields shown; these are the ones clean() reads.
+        fields = ("kind", "candidate_model", "steers_routing")
+
+    def clean(self):
+        cleaned = super().clean()
+        # Kind is read-only on the change page, which leaves its constraint unchecked there.
+        kind = cleaned.get("kind") or self.instance.kind
+        if cleaned.get("steers_routing") and selectors.another_steers(kind, self.instance.pk):
+            self.add_error(
+                "steers_routing", "Another experiment of this kind already steers routing."
+            )
+        return cleaned
+
+
 @admin.register(Experiment)
 class ExperimentAdmin(admin.ModelAdmin):
+    form = ExperimentForm
     change_form_template = "admin/experiments/experiment/change_form.html"
     list_display = (
         "name",
+        "kind",
         "status",
         "weight_percent",
         "phase",
@@ -175,7 +204,7 @@ class ExperimentAdmin(admin.ModelAdmin):
         "started_at",
         "statistics_link",
     )
-    list_filter = ("status", "steers_routing")
+    list_filter = ("kind", "status", "steers_routing")
     search_fields = ("name", "description")
     actions = (
         "start_selected",
@@ -185,7 +214,19 @@ class ExperimentAdmin(admin.ModelAdmin):
         "new_phase_selected",
     )
     fieldsets = (
-        (None, {"fields": ("name", "description", "status", "statistics_link")}),
+        (
+            None,
+            {
+                "fields": (
+                    "name",
+                    "kind",
+                    "candidate_model",
+                    "description",
+                    "status",
+                    "statistics_link",
+                )
+            },
+        ),
         (
             "Traffic",
             {
@@ -241,7 +282,7 @@ class ExperimentAdmin(admin.ModelAdmin):
         # change deliberately (a new experiment, a new phase).
         if obj is None:
             return self.always_read_only
-        return (*self.always_read_only, "name", "salt")
+        return (*self.always_read_only, "name", "kind", "candidate_model", "salt")
 
     def get_actions(self, request: HttpRequest):
         actions = super().get_actions(request)

@@ -1,19 +1,24 @@
-"""The experiment arm a request is served in: one type for the middleware that decides it,
-the services that record outcomes under it, the templates and the metrics."""
+"""The experiment arms a request is served in: one type for the middleware that decides them,
+the services that record outcomes under them, the templates and the metrics.
+
+A request has up to two arms, one per kind of experiment: the frontend arm (which app serves
+it) and the model arm (which model classifies its review)."""
 
 from dataclasses import dataclass
 
 from django.http import HttpRequest
 
+from core.model_variants import STABLE
 from webapp.experiments.models import Source
 
 
 @dataclass(frozen=True)
 class ExperimentArm:
-    """What the current request sees of the experiment that steers routing.
+    """What the current request sees of an experiment that steers routing.
 
-    The experiments middleware sets it as ``request.experiment``; read it with
-    :func:`arm_of` or :func:`recorded_arm`.
+    The experiments middleware sets the frontend arm as ``request.experiment`` and the model
+    arm as ``request.model_experiment``; read them with :func:`arm_of`, :func:`recorded_arm`
+    and :func:`model_arm_of`.
     """
 
     experiment: str  # by name
@@ -23,6 +28,8 @@ class ExperimentArm:
     source: str  # a Source: how the visitor came to this variant
     # True when this request stored the visitor's assignment (first visit in this phase).
     created: bool = False
+    # The model that answers this arm's reviews: v1, or a model experiment's candidate for B.
+    model: str = STABLE
 
     @property
     def compares_variants(self) -> bool:
@@ -50,8 +57,28 @@ def recorded_arm(request: HttpRequest) -> ExperimentArm | None:
     return arm if arm is not None and arm.compares_variants else None
 
 
-def served_columns(arm: ExperimentArm | None) -> dict[str, str]:
-    """The experiment columns of a ``ServedRequest`` served in ``arm``: blank without one."""
-    if arm is None:
-        return {"experiment": "", "variant": "", "visitor_id": ""}
-    return {"experiment": arm.experiment, "variant": arm.variant, "visitor_id": arm.visitor_id}
+def set_model_arm(request: HttpRequest, arm: ExperimentArm | None) -> None:
+    request.model_experiment = arm  # type: ignore[attr-defined]  # an attribute of our own
+
+
+def model_arm_of(request: HttpRequest) -> ExperimentArm | None:
+    """The request's arm in the model experiment: it picks the model, and is recorded when
+    it :attr:`~ExperimentArm.compares_variants`. None when no model experiment is live."""
+    return getattr(request, "model_experiment", None)
+
+
+def served_columns(
+    arm: ExperimentArm | None, model_arm: ExperimentArm | None = None
+) -> dict[str, str]:
+    """The experiment columns of a ``ServedRequest`` served in ``arm`` (frontend) and
+    ``model_arm``: blank for an arm that counts for no experiment."""
+    if model_arm is not None and not model_arm.compares_variants:
+        model_arm = None
+    visitor = arm or model_arm
+    return {
+        "experiment": arm.experiment if arm else "",
+        "variant": arm.variant if arm else "",
+        "visitor_id": visitor.visitor_id if visitor else "",
+        "model_experiment": model_arm.experiment if model_arm else "",
+        "model_arm": model_arm.variant if model_arm else "",
+    }

@@ -1,10 +1,12 @@
-"""Puts page visits and identified API clients in the experiment that steers routing.
+"""Puts page visits and identified API clients in the experiments that steer routing.
 
 Sets ``request.experiment`` (an ``ExperimentArm``, or None when no experiment is live,
-the client takes no part, or the other version's app serves the request) and the two
-cookies: ``sentiment_visitor`` (who the visitor is) and ``x-user-experiment`` (A or B: the
-mesh sends B to v2, everything else to v1). The variant cookie always ends up as the variant
-the experiment gives now, so a rollback moves visitors back to v1 on their next request.
+the client takes no part, or the other version's app serves the request), the model
+experiment's arm ``request.model_experiment`` (which model classifies the visitor's reviews;
+drawn independently, never chosen by the client) and the two cookies:
+``sentiment_visitor`` (who the visitor is) and ``x-user-experiment`` (A or B: the mesh sends
+B to v2, everything else to v1). The variant cookie always ends up as the variant the
+experiment gives now, so a rollback moves visitors back to v1 on their next request.
 """
 
 import logging
@@ -20,8 +22,8 @@ from django.utils.http import escape_leading_slashes
 
 from core.metrics import EXPERIMENT_ASSIGNMENTS
 from webapp.experiments import services
-from webapp.experiments.arm import ExperimentArm, set_arm
-from webapp.experiments.models import Source, Variant
+from webapp.experiments.arm import ExperimentArm, set_arm, set_model_arm
+from webapp.experiments.models import Experiment, Kind, Source, Variant
 
 logger = logging.getLogger(__name__)
 
@@ -85,10 +87,11 @@ class Visitor:
 @dataclass(frozen=True)
 class Assigned:
     """The visitor's arm, and the variant the routing cookie must say (None when no
-    experiment steers routing)."""
+    experiment steers routing); and the arm of the model experiment."""
 
     arm: ExperimentArm | None
     target: str | None
+    model_arm: ExperimentArm | None = None
 
 
 NOT_ASSIGNED = Assigned(arm=None, target=None)
@@ -105,8 +108,10 @@ class ExperimentMiddleware:
         visitor = self.identify(request)
         if visitor is None:
             set_arm(request, None)
+            set_model_arm(request, None)
             return self.get_response(request)
         assigned = self.assign(visitor)
+        set_model_arm(request, assigned.model_arm)
         response = self.route(request, visitor, assigned)
         self.write_cookies(response, visitor, assigned)
         return response
@@ -131,20 +136,27 @@ class ExperimentMiddleware:
 
     @staticmethod
     def assign(visitor: Visitor) -> Assigned:
-        """The visitor's arm in the experiment that steers routing, if there is one."""
+        """The visitor's arms in the experiments that steer routing, if there are any."""
         try:
-            steering = services.steering_experiment()
-            if steering is None:
-                return NOT_ASSIGNED
-            arm = services.assign(
-                visitor.id, experiment=steering, requested_variant=visitor.requested_variant
+            steering = services.steering_experiments()
+            frontend: Experiment | None = steering.get(Kind.FRONTEND)
+            model: Experiment | None = steering.get(Kind.MODEL)
+            arm = (
+                services.assign(
+                    visitor.id, experiment=frontend, requested_variant=visitor.requested_variant
+                )
+                if frontend
+                else None
             )
+            model_arm = services.assign(visitor.id, experiment=model) if model else None
         except DatabaseError as exc:
             # Serve the request as if no experiment ran rather than fail the page.
             logger.warning("experiment assignment unavailable: %s", exc)
             return NOT_ASSIGNED
+        if frontend is None:
+            return Assigned(arm=None, target=None, model_arm=model_arm)
         # A steering experiment that is not live (draft, paused) routes everyone to A.
-        return Assigned(arm=arm, target=arm.variant if arm else Variant.A)
+        return Assigned(arm=arm, target=arm.variant if arm else Variant.A, model_arm=model_arm)
 
     def route(self, request: HttpRequest, visitor: Visitor, assigned: Assigned) -> HttpResponse:
         """Serve the request, or redirect it to itself so that the app of the visitor's

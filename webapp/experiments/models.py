@@ -1,8 +1,12 @@
 """A/B experiments: which variant each visitor sees, who changed what, and the columns
 every request recorded for an experiment carries.
 
-Variant A is the stable app (v1), variant B the canary (v2). The mesh routes on the
-``x-user-experiment`` cookie or header, so exactly one experiment may steer it.
+Two kinds. A *frontend* experiment compares the stable app (v1, variant A) with the canary
+app (v2, variant B); the mesh routes on the ``x-user-experiment`` cookie or header. A *model*
+experiment compares the stable model (v1, A) with a candidate model (B); the web app names
+the arm's model in the ``x-model-variant`` header of its model calls. At most one experiment
+of each kind steers routing, and each has its own salt, so a visitor's two arms are drawn
+independently.
 """
 
 import itertools
@@ -13,6 +17,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+
+from core.model_variants import MODEL_VARIANTS, STABLE
 
 
 def new_salt() -> str:
@@ -43,6 +49,24 @@ def validate_ramp_plan(text: str) -> None:
 def share(weight: float) -> str:
     """A weight of B as a percentage: 0.25 → "25%"."""
     return f"{weight * 100:g}%"
+
+
+class Kind(models.TextChoices):
+    FRONTEND = "frontend", "Frontend (web app v1 against v2)"
+    MODEL = "model", "Model (model v1 against a candidate model)"
+
+
+# The models a model experiment can send B to.
+CANDIDATE_MODELS = tuple(variant for variant in MODEL_VARIANTS if variant != STABLE)
+
+
+def validate_candidate_model(value: str) -> None:
+    """A model experiment's B must be a model the web app can call, other than v1."""
+    if value not in CANDIDATE_MODELS:
+        raise ValidationError(
+            f"There is no model {value!r} to compare with v1. Models served: "
+            f"{', '.join(CANDIDATE_MODELS)}."
+        )
 
 
 class Status(models.TextChoices):
@@ -85,6 +109,23 @@ class Experiment(models.Model):
     # Predictions refer to experiments by name (max 64), so the name never changes.
     name = models.SlugField(max_length=64, unique=True)
     description = models.TextField(blank=True)
+    kind = models.CharField(
+        max_length=16,
+        choices=Kind.choices,
+        default=Kind.FRONTEND,
+        db_default=Kind.FRONTEND,
+        help_text="What B changes: the web app (v2) or the model that classifies reviews.",
+    )
+    candidate_model = models.CharField(
+        "model of B",
+        max_length=16,
+        blank=True,
+        default="",
+        db_default="",
+        validators=[validate_candidate_model],
+        help_text="Model experiments only: the model variant B's reviews are sent to "
+        "(A is always v1).",
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     weight = models.FloatField(
         "weight of B",
@@ -119,8 +160,9 @@ class Experiment(models.Model):
     )
     steers_routing = models.BooleanField(
         default=False,
-        help_text="This experiment sets the x-user-experiment cookie the mesh routes on. "
-        "Only one experiment can.",
+        help_text="A frontend experiment that steers sets the x-user-experiment cookie the "
+        "mesh routes on; a model experiment that steers picks the model of every review "
+        "(x-model-variant). Only one experiment of each kind can.",
     )
     analysis_decision = models.CharField(
         "decided by",
@@ -144,10 +186,10 @@ class Experiment(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["steers_routing"],
+                fields=["kind"],
                 condition=Q(steers_routing=True),
-                name="experiments_one_steers_routing",
-                violation_error_message="Another experiment already steers routing.",
+                name="experiments_one_steers_per_kind",
+                violation_error_message="Another experiment of this kind already steers routing.",
             ),
             models.CheckConstraint(
                 condition=Q(weight__gte=0.0) & Q(weight__lte=1.0),
@@ -158,6 +200,20 @@ class Experiment(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        if self.kind == Kind.MODEL and not self.candidate_model:
+            raise ValidationError({"candidate_model": "A model experiment needs a model for B."})
+        if self.kind == Kind.FRONTEND and self.candidate_model:
+            raise ValidationError(
+                {"candidate_model": "Only a model experiment sends B to another model."}
+            )
+
+    def model_of(self, variant: str) -> str:
+        """The model variant that answers an arm's reviews (v1 outside model experiments)."""
+        if self.kind == Kind.MODEL and variant == Variant.B:
+            return self.candidate_model
+        return STABLE
 
     @property
     def ramp_weights(self) -> list[float]:
@@ -333,8 +389,9 @@ class Delivery(models.Model):
 
 class ServedRequest(models.Model):
     """The columns of a request served to a user that the experiment statistics read: which
-    app served it, in which experiment arm, and how long it took. Feature apps store their
-    outcomes in models built on this one (see ``webapp.experiments.outcomes``)."""
+    app and model served it, in which arm of each kind of experiment, and how long it took.
+    Feature apps store their outcomes in models built on this one (see
+    ``webapp.experiments.outcomes``)."""
 
     app_version = models.CharField(max_length=32, db_index=True)
     app_variant = models.CharField(max_length=2, choices=AppVariant.choices, db_index=True)
@@ -342,6 +399,11 @@ class ServedRequest(models.Model):
     experiment = models.CharField(max_length=64, blank=True, db_index=True)
     variant = models.CharField(max_length=1, blank=True, db_index=True)
     visitor_id = models.CharField(max_length=64, blank=True)
+    # The same for the model experiment that steers model calls, drawn independently.
+    model_experiment = models.CharField(max_length=64, blank=True, default="", db_default="")
+    model_arm = models.CharField(max_length=1, blank=True, default="", db_default="")
+    # The model that answered (or, for a failure, was asked): v1 or v2.
+    model_variant = models.CharField(max_length=2, blank=True, default="", db_default="")
     latency_ms = models.FloatField()
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
@@ -352,4 +414,7 @@ class ServedRequest(models.Model):
         abstract = True
         ordering = ["-created_at"]
         # Named from each concrete model's table, as before there was a shared base.
-        indexes = [models.Index(fields=["experiment", "variant", "created_at"])]
+        indexes = [
+            models.Index(fields=["experiment", "variant", "created_at"]),
+            models.Index(fields=["model_experiment", "model_arm", "created_at"]),
+        ]

@@ -10,12 +10,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection
-from django.db.models import Avg, Count, IntegerField, Q, QuerySet, Sum, Value
+from django.db.models import Avg, Count, F, IntegerField, Q, QuerySet, Sum, Value
 from django.utils import timezone
 
 from webapp.experiments import outcomes
 from webapp.experiments.analysis import METRICS, PRIMARY, Direction, Metric, Role
-from webapp.experiments.models import Assignment, Decision, Experiment, Source, Status, Variant
+from webapp.experiments.models import (
+    Assignment,
+    Decision,
+    Experiment,
+    Kind,
+    Source,
+    Status,
+    Variant,
+)
 from webapp.experiments.statistics import (
     Comparison,
     Interval,
@@ -69,6 +77,12 @@ class ExperimentReport:
         return [r for r in self.metrics if r.metric.role == Role.GUARDRAIL]
 
 
+def another_steers(kind: str, pk: int | None) -> bool:
+    """Whether an experiment of ``kind`` other than ``pk`` steers routing already."""
+    steering = Experiment.objects.filter(kind=kind, steers_routing=True)
+    return (steering.exclude(pk=pk) if pk is not None else steering).exists()
+
+
 def analysis_window(
     experiment: Experiment, since: datetime | None = None
 ) -> tuple[datetime | None, datetime | None]:
@@ -88,8 +102,9 @@ def _in_window(queryset: QuerySet, start: datetime | None, end: datetime | None)
 
 
 def _by_variant(queryset: QuerySet, **aggregates) -> dict[str, dict]:
-    rows = queryset.values("variant").annotate(**aggregates).order_by()
-    return {row["variant"]: row for row in rows}
+    """Aggregates per arm of a queryset that has an ``arm`` column (see ``_windowed``)."""
+    rows = queryset.values("arm").annotate(**aggregates).order_by()
+    return {row["arm"]: row for row in rows}
 
 
 def variant_stats(
@@ -110,7 +125,7 @@ def variant_stats(
     visitors = _by_variant(
         _in_window(
             Assignment.objects.filter(experiment=experiment, phase=experiment.phase), start, end
-        ),
+        ).annotate(arm=F("variant")),
         n=Count("pk"),
     )
 
@@ -123,7 +138,7 @@ def variant_stats(
         correct = row.get("correct_n", 0)
         p95 = None
         if n:
-            ordered = predictions.filter(variant=variant).order_by("latency_ms")
+            ordered = predictions.filter(arm=variant).order_by("latency_ms")
             p95 = ordered.values_list("latency_ms", flat=True)[nearest_rank(n, 0.95)]
         stats[variant] = VariantStats(
             visitors=visitors.get(variant, {}).get("n", 0),
@@ -207,8 +222,8 @@ def _sql_of(queryset: QuerySet) -> tuple[str, tuple]:
 
 
 def _visitor_sums(per_visitor: QuerySet, columns: tuple[str, ...]) -> dict[str, dict]:
-    """Per variant: visitors, and the sums, squares and cross-products of ``columns`` over
-    them, computed by the database (``per_visitor`` is grouped by variant and visitor, and
+    """Per arm: visitors, and the sums, squares and cross-products of ``columns`` over
+    them, computed by the database (``per_visitor`` is grouped by arm and visitor, and
     may be a union whose rows are summed per visitor first), so nothing per visitor is
     loaded into Python."""
     q = connection.ops.quote_name
@@ -221,17 +236,16 @@ def _visitor_sums(per_visitor: QuerySet, columns: tuple[str, ...]) -> dict[str, 
     )
     # Only quoted constant names are formatted in; every value is a parameter.
     sql = (
-        f"SELECT {q('variant')}, COUNT(*) AS {q('n')}, {sums} FROM ("  # noqa: S608
-        f"SELECT {q('variant')}, {q('visitor_id')}, {regrouped} FROM ({inner}) AS {q('u')} "
-        f"GROUP BY {q('variant')}, {q('visitor_id')}) AS {q('v')} GROUP BY {q('variant')}"
+        f"SELECT {q('arm')}, COUNT(*) AS {q('n')}, {sums} FROM ("  # noqa: S608
+        f"SELECT {q('arm')}, {q('visitor_id')}, {regrouped} FROM ({inner}) AS {q('u')} "
+        f"GROUP BY {q('arm')}, {q('visitor_id')}) AS {q('v')} GROUP BY {q('arm')}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         names = [column[0] for column in cursor.description]
         rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     return {
-        row["variant"]: {k: v if k == "variant" else float(v or 0) for k, v in row.items()}
-        for row in rows
+        row["arm"]: {k: v if k == "arm" else float(v or 0) for k, v in row.items()} for row in rows
     }
 
 
@@ -243,25 +257,32 @@ def _ratio_sums(row: dict | None, numerator: str, denominator: str) -> RatioSums
     return RatioSums(int(row["n"]), row[x], row[y], row[f"{x}*{x}"], row[f"{y}*{y}"], xy)
 
 
+# The columns that hold a request's experiment and arm, by kind of experiment.
+ARM_COLUMNS = {
+    Kind.FRONTEND: ("experiment", "variant"),
+    Kind.MODEL: ("model_experiment", "model_arm"),
+}
+
+
 def _windowed(experiment: Experiment, start, end) -> tuple[QuerySet, QuerySet]:
+    """The answered and failed requests of ``experiment`` in the window, each with its arm
+    (A or B) as column ``arm``, whichever kind of experiment it is."""
+    name_column, arm_column = ARM_COLUMNS[Kind(experiment.kind)]
+
+    def of(model) -> QuerySet:
+        rows = model.objects.filter(
+            **{name_column: experiment.name, f"{arm_column}__in": Variant.values}
+        ).annotate(arm=F(arm_column))
+        return _in_window(rows, start, end)
+
     stored = outcomes.registered()
-    answered = _in_window(
-        stored.answered.objects.filter(experiment=experiment.name, variant__in=Variant.values),
-        start,
-        end,
-    )
-    failed = _in_window(
-        stored.failed.objects.filter(experiment=experiment.name, variant__in=Variant.values),
-        start,
-        end,
-    )
-    return answered, failed
+    return of(stored.answered), of(stored.failed)
 
 
 def _per_visitor(answered: QuerySet, failed: QuerySet) -> QuerySet:
     verdict = outcomes.registered().verdict
     zero = Value(0, output_field=IntegerField())
-    by_visitor = ("variant", "visitor_id")
+    by_visitor = ("arm", "visitor_id")
     return (
         answered.values(*by_visitor)
         .annotate(
@@ -288,7 +309,7 @@ def _per_visitor(answered: QuerySet, failed: QuerySet) -> QuerySet:
 
 
 def _value_at(answered: QuerySet, variant: str, rank: int) -> float:
-    ordered = answered.filter(variant=variant).order_by("latency_ms")
+    ordered = answered.filter(arm=variant).order_by("latency_ms")
     return ordered.values_list("latency_ms", flat=True)[rank]
 
 
@@ -304,9 +325,9 @@ def _quantile_arms(metric: Metric, answered: QuerySet) -> dict[str, ArmResult]:
     }
     below = Q()
     for variant, value in estimates.items():
-        below |= Q(variant=variant, latency_ms__lte=value)
+        below |= Q(arm=variant, latency_ms__lte=value)
     sums = _visitor_sums(
-        answered.values("variant", "visitor_id")
+        answered.values("arm", "visitor_id")
         .annotate(n_below=Count("pk", filter=below), n_answered=Count("pk"))
         .order_by(),
         ("n_below", "n_answered"),

@@ -7,7 +7,6 @@ cached: a rollback saved by the admin is what the very next request reads.
 """
 
 import hashlib
-from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -21,6 +20,7 @@ from webapp.experiments.models import (
     Assignment,
     Experiment,
     ExperimentChange,
+    Kind,
     Source,
     Status,
     Variant,
@@ -47,9 +47,15 @@ def hashed_variant(experiment: Experiment, visitor_id: str) -> str:
     return Variant.B if position < experiment.weight else Variant.A
 
 
-def steering_experiment() -> Experiment | None:
-    """The experiment that sets the routing cookie, read fresh from the database."""
-    return Experiment.objects.filter(steers_routing=True).first()
+def steering_experiments() -> dict[str, Experiment]:
+    """The experiments that steer routing, by kind (at most one each), read fresh from the
+    database in one query."""
+    return {e.kind: e for e in Experiment.objects.filter(steers_routing=True)}
+
+
+def steering_experiment(kind: str = Kind.FRONTEND) -> Experiment | None:
+    """The experiment of ``kind`` that steers routing (frontend: sets the routing cookie)."""
+    return steering_experiments().get(kind)
 
 
 def assign(
@@ -60,9 +66,10 @@ def assign(
 ) -> ExperimentArm | None:
     """The arm ``visitor_id`` is in now; None when the experiment is not live.
 
-    ``experiment`` defaults to the one steering routing. ``requested_variant`` is a variant
-    the client chose itself (header or cookie); it is honoured while the experiment runs
-    and recorded with source "client", so the traffic-split check can leave it out.
+    ``experiment`` defaults to the frontend one steering routing. ``requested_variant`` is a
+    variant the client chose itself (header or cookie); it is honoured while a frontend
+    experiment runs and recorded with source "client", so the traffic-split check can leave
+    it out. Nobody chooses their model: a model experiment ignores it.
     A rolled-back experiment answers A and a promoted one B, to everybody, without
     touching the database.
     """
@@ -70,15 +77,25 @@ def assign(
         experiment = steering_experiment()
     if experiment is None or experiment.status in (Status.DRAFT, Status.PAUSED):
         return None
-    arm = partial(
-        ExperimentArm, experiment=experiment.name, visitor_id=visitor_id, phase=experiment.phase
-    )
+
+    def arm(variant: str, source: str, created: bool = False) -> ExperimentArm:
+        return ExperimentArm(
+            experiment=experiment.name,
+            variant=variant,
+            visitor_id=visitor_id,
+            phase=experiment.phase,
+            source=source,
+            created=created,
+            model=experiment.model_of(variant),
+        )
+
     if experiment.status == Status.ROLLED_BACK:
         return arm(variant=Variant.A, source=Source.ROLLBACK)
     if experiment.status == Status.PROMOTED:
         return arm(variant=Variant.B, source=Source.PROMOTE)
 
-    requested = requested_variant if requested_variant in VARIANTS else None
+    chosen = requested_variant if experiment.kind == Kind.FRONTEND else None
+    requested = chosen if chosen in VARIANTS else None
     defaults: dict[str, object]
     if requested:
         defaults = {"variant": requested, "source": Source.CLIENT, "weight": None}
@@ -212,7 +229,9 @@ def create_experiment(experiment: Experiment, *, actor: str) -> Experiment:
             experiment,
             actor=actor,
             action=Action.CREATED,
-            note=f"weight of B {experiment.weight:g}, steers routing: {experiment.steers_routing}"
+            note=f"{experiment.get_kind_display()}, weight of B {experiment.weight:g}, "
+            f"steers routing: {experiment.steers_routing}"
+            + (f", model of B {experiment.candidate_model}" if experiment.candidate_model else "")
             + (f", ramp plan {experiment.ramp_plan}" if experiment.ramp_plan else ""),
         )
     return experiment
@@ -327,6 +346,7 @@ def set_weight(experiment: Experiment, weight: float, *, actor: str) -> Experime
         return current
 
 
+# The kind and the model of B are fixed at creation: changing them would mix two comparisons.
 EDITABLE_FIELDS = (
     "description",
     "steers_routing",

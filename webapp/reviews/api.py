@@ -9,9 +9,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import ApiError
+from core.model_variants import STABLE
 from core.schema import errors
 from webapp import modelservice
-from webapp.experiments.arm import recorded_arm
+from webapp.experiments.arm import model_arm_of, recorded_arm
 from webapp.readiness import pending_migrations
 from webapp.reviews import serializers as s
 from webapp.reviews import services
@@ -39,6 +40,7 @@ class AnalyzeView(APIView):
                     "emoji": "😊",
                     "app_version": "1.0.0",
                     "model_version": "1.0.0+d1239571",
+                    "model_variant": "v1",
                     "variant": "B",
                 },
                 response_only=True,
@@ -61,6 +63,7 @@ class AnalyzeView(APIView):
                 "emoji": prediction.emoji,
                 "app_version": prediction.app_version,
                 "model_version": prediction.model_version,
+                "model_variant": prediction.model_variant,
                 "variant": prediction.variant or None,
             }
         )
@@ -100,8 +103,10 @@ class FeedbackView(APIView):
 class VersionView(APIView):
     @extend_schema(responses={200: s.VersionResponse}, summary="App and model versions")
     def get(self, request: Request):
+        model_arm = model_arm_of(request)
+        model = model_arm.model if model_arm else STABLE
         try:
-            model_service = modelservice.version(request_id=request_id_of(request))
+            model_service = modelservice.version(request_id=request_id_of(request), model=model)
             error = None
         except modelservice.ModelServiceError as exc:
             model_service, error = None, exc.reason
@@ -111,6 +116,7 @@ class VersionView(APIView):
                 "app_version": settings.APP_VERSION,
                 "app_variant": settings.APP_VARIANT,
                 "variant": arm.variant if arm else None,
+                "model_variant": model,
                 "model_service": model_service,
                 "model_service_error": error,
             }

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from core.fields import ReviewField
+from core.model_variants import MODEL_VARIANTS
 
 
 class StrictBooleanField(serializers.BooleanField):
@@ -37,6 +38,9 @@ class AnalyzeResponse(serializers.Serializer):
     emoji = serializers.CharField()
     app_version = serializers.CharField()
     model_version = serializers.CharField()
+    model_variant = serializers.ChoiceField(
+        choices=list(MODEL_VARIANTS), help_text="The model that answered: v1 or v2."
+    )
     variant = serializers.ChoiceField(
         choices=["A", "B"], allow_null=True, help_text="Experiment variant; null outside one."
     )
@@ -60,8 +64,12 @@ class VersionResponse(serializers.Serializer):
     app_version = serializers.CharField()
     app_variant = serializers.ChoiceField(choices=["v1", "v2"])
     variant = serializers.ChoiceField(choices=["A", "B"], allow_null=True)
+    model_variant = serializers.ChoiceField(
+        choices=list(MODEL_VARIANTS),
+        help_text="The model that answers this client's reviews (its model experiment arm).",
+    )
     model_service = serializers.DictField(
-        allow_null=True, help_text="The model service's /version answer; null when unreachable."
+        allow_null=True, help_text="That model's /version answer; null when unreachable."
     )
     model_service_error = serializers.CharField(
         allow_null=True,

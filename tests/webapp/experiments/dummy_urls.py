@@ -34,8 +34,9 @@ def job(request, job_id):
 
 
 def stored_as(request):
-    """What a prediction made by this request would be stored under."""
-    return JsonResponse(served_columns(recorded_arm(request)))
+    """What a prediction made by this request would be stored under (its frontend arm)."""
+    columns = served_columns(recorded_arm(request))
+    return JsonResponse({k: columns[k] for k in ("experiment", "variant", "visitor_id")})
 
 
 urlpatterns = [

@@ -211,7 +211,7 @@ def test_form_refuses_a_second_steering_experiment(experiment, admin_client):
     other = make_experiment("other")
     response = admin_client.post(change_url(other), change_form(other, steers_routing="on"))
     assert response.status_code == 200
-    assert "Another experiment already steers routing." in response.content.decode()
+    assert "Another experiment of this kind already steers routing." in response.content.decode()
     other.refresh_from_db()
     assert not other.steers_routing
 
@@ -222,6 +222,7 @@ def test_adding_an_experiment_records_who_created_it(db, admin_client):
         {
             "name": "checkout-v3",
             "description": "New checkout.",
+            "kind": "frontend",
             "weight": "0.3",
             "ramp_plan": "10, 50, 100",
             "ramp_healthy_checks": "4",

@@ -23,6 +23,8 @@ def test_an_arm_of_a_running_experiment_is_recorded(source):
         "experiment": "e",
         "variant": "B",
         "visitor_id": "v-1",
+        "model_experiment": "",
+        "model_arm": "",
     }
 
 
@@ -32,7 +34,26 @@ def test_everyone_in_one_variant_is_no_evidence_about_the_other(source):
     request.experiment = arm(source)
     assert arm_of(request) == arm(source)
     assert recorded_arm(request) is None
-    assert served_columns(None) == {"experiment": "", "variant": "", "visitor_id": ""}
+    assert served_columns(None) == BLANK
+
+
+BLANK = {"experiment": "", "variant": "", "visitor_id": "", "model_experiment": "", "model_arm": ""}
+
+
+def test_a_model_arm_is_recorded_beside_the_frontend_arm_with_the_same_visitor():
+    model = ExperimentArm(
+        experiment="m", variant="A", visitor_id="v-1", phase=1, source=Source.HASH
+    )
+    assert served_columns(None, model) == {
+        **BLANK,
+        "visitor_id": "v-1",
+        "model_experiment": "m",
+        "model_arm": "A",
+    }
+    rolled_back = ExperimentArm(
+        experiment="m", variant="A", visitor_id="v-1", phase=1, source=Source.ROLLBACK
+    )
+    assert served_columns(None, rolled_back) == BLANK
 
 
 def test_a_request_the_middleware_never_saw_has_no_arm():

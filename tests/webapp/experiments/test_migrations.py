@@ -5,7 +5,7 @@ import importlib
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from webapp.experiments.models import Experiment, ExperimentChange, Status
+from webapp.experiments.models import Experiment, ExperimentChange, Kind, Status
 
 MIGRATION = "0002_frontend_v2"
 
@@ -21,7 +21,15 @@ def test_migrated_database_has_frontend_v2(db):
     # pytest-django runs database tests before transactional ones, which empty the tables.
     experiment = Experiment.objects.get(name="frontend-v2")
     assert (experiment.status, experiment.weight) == (Status.RUNNING, 0.1)
-    assert Experiment.objects.get(steers_routing=True) == experiment
+    assert Experiment.objects.get(steers_routing=True, kind=Kind.FRONTEND) == experiment
+
+
+def test_migrated_database_has_a_draft_model_experiment(db):
+    experiment = Experiment.objects.get(name="model-v2")
+    assert (experiment.kind, experiment.candidate_model) == (Kind.MODEL, "v2")
+    assert (experiment.status, experiment.weight) == (Status.DRAFT, 0.1)
+    assert experiment.steers_routing
+    assert experiment.changes.get().actor == "install"
 
 
 def test_data_migration_creates_frontend_v2(db):

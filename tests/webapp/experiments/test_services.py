@@ -246,7 +246,7 @@ def test_database_allows_only_one_steering_experiment(experiment):
     # Any number of experiments may not steer.
     make_experiment("third")
     make_experiment("fourth")
-    with pytest.raises(ValidationError, match="Another experiment already steers routing"):
+    with pytest.raises(ValidationError, match="Another experiment of this kind already steers"):
         Experiment(name="fifth", steers_routing=True).full_clean()
 
 

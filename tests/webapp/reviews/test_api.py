@@ -65,6 +65,7 @@ def test_analyze_answers_and_stores_the_prediction(client, fake_model, metric):
         "emoji": "😞",
         "app_version": VERSION,
         "model_version": "fake-1",
+        "model_variant": "v1",
         "variant": prediction.variant or None,
     }
     assert prediction.variant in {"", "A", "B"}
@@ -187,13 +188,14 @@ def test_analyze_only_accepts_post(client):
 
 
 def _expect_model_failure(client, reason, metric, review="Where is my food?"):
-    before = metric("sentiment_app_model_errors_total", app_version=VERSION, reason=reason)
+    labels = {"app_version": VERSION, "model_variant": "v1", "reason": reason}
+    before = metric("sentiment_app_model_errors_total", **labels)
     error = assert_error(analyze(client, {"review": review}), 503, "model_unavailable")
     assert "try again" in error["message"]
     failed = FailedPrediction.objects.get()
     assert (failed.review, failed.reason, failed.app_version) == (review, reason, VERSION)
     assert not Prediction.objects.exists()
-    after = metric("sentiment_app_model_errors_total", app_version=VERSION, reason=reason)
+    after = metric("sentiment_app_model_errors_total", **labels)
     assert after == before + 1
 
 
@@ -336,6 +338,7 @@ def test_version_with_the_model_service_up(client, fake_model):
     assert body == {
         "app_version": VERSION,
         "app_variant": "v1",
+        "model_variant": "v1",
         "model_service": {"service": "sentiment-model", "model_version": "fake-1"},
         "model_service_error": None,
     }

@@ -95,6 +95,7 @@
     fill(card, "review", textarea.value);
     fill(card, "app_version", result.app_version);
     fill(card, "model_version", result.model_version);
+    fill(card, "model_variant", result.model_variant);
     fill(card, "variant", result.variant || "");
     card.querySelectorAll('[data-if="variant"]').forEach(function (node) {
       node.hidden = !result.variant;
