@@ -198,7 +198,10 @@ def test_postgres_keeps_its_data_on_a_claim(docs):
 
 @pytest.mark.parametrize(
     ("deployment", "config_map"),
-    [("sentiment-model", "sentiment-model-config"), ("sentiment-model-v2", "sentiment-model-v2-config")],
+    [
+        ("sentiment-model", "sentiment-model-config"),
+        ("sentiment-model-v2", "sentiment-model-v2-config"),
+    ],
 )
 def test_model_pods_mount_token_and_shared_cache(docs, deployment, config_map):
     spec = one(docs, "Deployment", deployment)["spec"]["template"]["spec"]
