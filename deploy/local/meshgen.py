@@ -15,13 +15,22 @@ rate limit exercised by a real Envoy here are the ones in the manifests, not a h
 - AuthorizationPolicies selecting the gateway (hosts, remoteIpBlocks, notRemoteIpBlocks) as
   RBAC filters, shaped as pilot/pkg/security/authz builds them;
 - the sentiment-rate-limit EnvoyFilter: HTTP_FILTER (INSERT_BEFORE) and NETWORK_FILTER (MERGE
-  into the HTTP connection manager) patches, applied where their match selects.
+  into the HTTP connection manager) patches, applied where their match selects;
+- the model canary: sentiment-model-vs (bound to the mesh only) and the model's
+  DestinationRule become a second listener, the outbound side of the web app's sidecar for
+  the model Service, with the same route translation and one cluster per model subset.
 
-Anything else in those objects is rejected with an error instead of being ignored.
+Anything else in those objects is rejected with an error instead of being ignored. The model
+listener is the callers' side of the model Service; who may call it (AuthorizationPolicy
+sentiment-model-callers, on mTLS identities) is enforced by the model pods' own sidecars, which
+local processes without mesh identities have no counterpart of: the deploy tests check that
+policy on the manifests instead.
 
 Command line (used by scripts/mesh.sh):
     python deploy/local/meshgen.py --port 8080 --admin-port 9901 \\
         --upstream v1=127.0.0.1:5001 --upstream v2=127.0.0.1:5002 \\
+        [--model-port 8081 --model-upstream v1=127.0.0.1:5000 \\
+         --model-upstream v2=127.0.0.1:5004] \\
         [--tls-cert cert.pem --tls-key key.pem --tls-port 8443] > envoy.yaml
 """
 
@@ -45,6 +54,10 @@ ISTIO_DIR = REPO / "deploy" / "istio"
 
 VIRTUAL_SERVICE = "sentiment-vs"
 DESTINATION_RULE = "sentiment-app-destination"
+MODEL_VIRTUAL_SERVICE = "sentiment-model-vs"
+MODEL_DESTINATION_RULE = "sentiment-model-destination"
+# Istio's name for the sidecars of every workload, the only binding the model route may have.
+MESH = "mesh"
 GATEWAY = "sentiment-gateway"
 RATE_LIMIT_FILTER = "sentiment-rate-limit"
 LOCAL_RATELIMIT = "envoy.filters.http.local_ratelimit"
@@ -162,11 +175,11 @@ def route_action(http: Mapping, clusters: Mapping[str, str]) -> dict:
     for dest in destinations:
         _only(dest, {"destination", "weight"}, "HTTPRouteDestination")
         _only(dest["destination"], {"host", "subset", "port"}, "Destination")
-        # A subset of the app's DestinationRule, or a whole service (the monitoring UIs).
+        # A subset of the DestinationRule, or a whole service (the monitoring UIs).
         key = dest["destination"].get("subset") or dest["destination"]["host"]
         if key not in clusters:
             raise UnsupportedConfig(
-                f"destination {key!r} is neither a subset of {DESTINATION_RULE} nor a "
+                f"destination {key!r} is neither a subset of the DestinationRule nor a "
                 f"service given an address (known: {sorted(clusters)})"
             )
         keys.append(key)
@@ -286,12 +299,16 @@ def static_cluster(name: str, address: str, port: int, **extra) -> dict:
 
 
 def subset_clusters(
-    docs: Iterable[dict], upstreams: Mapping[str, tuple[str, int]], port: int = 80
+    docs: Iterable[dict],
+    upstreams: Mapping[str, tuple[str, int]],
+    port: int = 80,
+    rule: str = DESTINATION_RULE,
 ) -> tuple[dict[str, str], list[dict]]:
-    """One Envoy cluster per subset of the app's DestinationRule, each sending to the address
-    given for that subset. Returns (subset -> cluster name, clusters)."""
-    dr = find(docs, "DestinationRule", DESTINATION_RULE)
+    """One Envoy cluster per subset of a DestinationRule (by default the app's), each sending
+    to the address given for that subset. Returns (subset -> cluster name, clusters)."""
+    dr = find(docs, "DestinationRule", rule)
     spec = dr["spec"]
+    _only(spec, {"host", "trafficPolicy", "subsets"}, rule)
     policy = _traffic_policy(spec.get("trafficPolicy") or {})
     names: dict[str, str] = {}
     clusters = []
@@ -696,6 +713,100 @@ def gateway_listener(
     }
 
 
+# --- the model Service, as the web app's sidecar calls it -------------------------------------
+
+
+def model_route_port(docs: Iterable[dict]) -> int:
+    """The model Service port that sentiment-model-vs routes to, after checking that the
+    VirtualService is one this module models: bound to the mesh only, for the model
+    DestinationRule's host, every destination a subset of that host on one port."""
+    vs = find(docs, "VirtualService", MODEL_VIRTUAL_SERVICE)
+    spec = vs["spec"]
+    _only(spec, {"hosts", "gateways", "http"}, MODEL_VIRTUAL_SERVICE)
+    if spec.get("gateways") != [MESH]:
+        raise UnsupportedConfig(
+            f"{MODEL_VIRTUAL_SERVICE} must be bound to the mesh only, not {spec.get('gateways')}"
+        )
+    host = find(docs, "DestinationRule", MODEL_DESTINATION_RULE)["spec"]["host"]
+    if spec["hosts"] != [host]:
+        raise UnsupportedConfig(f"{MODEL_VIRTUAL_SERVICE}: hosts must be [{host}]")
+    ports = set()
+    for http in spec["http"]:
+        for dest in (d["destination"] for d in http["route"]):
+            if dest.get("host") != host or "subset" not in dest:
+                raise UnsupportedConfig(
+                    f"{MODEL_VIRTUAL_SERVICE}: destinations are subsets of {host}, not {dest}"
+                )
+            ports.add(int((dest.get("port") or {}).get("number", 0)))
+    if len(ports) != 1 or 0 in ports:
+        raise UnsupportedConfig(f"{MODEL_VIRTUAL_SERVICE}: one destination port expected")
+    return ports.pop()
+
+
+def model_clusters(
+    docs: Iterable[dict], upstreams: Mapping[str, tuple[str, int]]
+) -> tuple[dict[str, str], list[dict]]:
+    """One cluster per subset of the model's DestinationRule (subset -> cluster name,
+    clusters), named as istiod names them for the routed port."""
+    return subset_clusters(
+        docs, upstreams, port=model_route_port(docs), rule=MODEL_DESTINATION_RULE
+    )
+
+
+def model_listener(
+    docs: list[dict],
+    clusters: Mapping[str, str],
+    *,
+    name: str,
+    address: str,
+    port: int,
+    extra_domains: Iterable[str] = (),
+) -> dict:
+    """An Envoy listener that behaves like the outbound side of a caller's sidecar for the
+    model Service: the routes of sentiment-model-vs in one virtual host named
+    "<host>:<port>", with the RDS name istiod gives a sidecar's outbound port. Unlike the
+    gateway, a sidecar keeps the caller's address out of X-Forwarded-For and has no RBAC or
+    rate limit on this path."""
+    route_port = model_route_port(docs)
+    vs = find(docs, "VirtualService", MODEL_VIRTUAL_SERVICE)
+    (host,) = vs["spec"]["hosts"]
+    domains = [host, f"{host}:*"]
+    for domain in extra_domains:
+        domains += [d for d in (domain, f"{domain}:*") if d not in domains]
+    hcm = {
+        "name": HCM,
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.network."
+            "http_connection_manager.v3.HttpConnectionManager",
+            "stat_prefix": name,
+            "route_config": {
+                "name": str(route_port),
+                "virtual_hosts": [
+                    {
+                        "name": f"{host}:{route_port}",
+                        "domains": domains,
+                        "routes": routes(vs, clusters),
+                    }
+                ],
+            },
+            "http_filters": [
+                {
+                    "name": ROUTER,
+                    "typed_config": {
+                        "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3."
+                        "Router"
+                    },
+                }
+            ],
+        },
+    }
+    return {
+        "name": name,
+        "address": {"socket_address": {"address": address, "port_value": port}},
+        "filter_chains": [{"filters": [hcm]}],
+    }
+
+
 def bootstrap(listeners: list[dict], clusters: list[dict], admin_port: int) -> dict:
     return {
         "admin": {
@@ -715,11 +826,18 @@ def build(
     extra_domains: Iterable[str] = (),
     tls: Tls | None = None,
     tls_port: int = 8443,
+    model_port: int | None = None,
+    model_upstreams: Mapping[str, tuple[str, int]] | None = None,
 ) -> dict:
     """The local gateway: a listener for the Gateway's HTTP server and, given a certificate,
     one for its HTTPS server, in front of the subsets' upstreams. The HTTP listener serves the
     app even where the Gateway redirects to HTTPS: locally there may be no HTTPS listener,
-    and a redirect keeps the port, which here is not 443."""
+    and a redirect keeps the port, which here is not 443. Given model_port and the model
+    subsets' upstreams, also the web app's outbound listener for the model Service."""
+    if (model_port is None) != (model_upstreams is None):
+        raise ValueError("model_port and model_upstreams go together")
+    if model_port is not None:
+        model_route_port(docs)  # its own errors first, clearer than the gateway's
     names, clusters = subset_clusters(docs, upstreams)
     listeners = [
         gateway_listener(
@@ -748,12 +866,34 @@ def build(
                 extra_domains=extra_domains,
             )
         )
+    if model_port is not None and model_upstreams is not None:
+        model_names, more_clusters = model_clusters(docs, model_upstreams)
+        clusters += more_clusters
+        listeners.append(
+            model_listener(
+                docs,
+                model_names,
+                name="model",
+                address=address,
+                port=model_port,
+                extra_domains=extra_domains,
+            )
+        )
     return bootstrap(listeners, clusters, admin_port)
 
 
 def _address(value: str) -> tuple[str, int]:
     host, _, port = value.rpartition(":")
     return host, int(port)
+
+
+def _upstreams(items: Iterable[str]) -> dict[str, tuple[str, int]]:
+    """SUBSET=HOST:PORT arguments as {subset: (host, port)}."""
+    result = {}
+    for item in items:
+        subset, _, address = item.partition("=")
+        result[subset] = _address(address)
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -769,13 +909,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tls-cert", type=Path, help="PEM certificate: serve HTTPS as well")
     parser.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
     parser.add_argument("--tls-port", type=int, default=8443)
+    parser.add_argument("--model-port", type=int, help="serve the model Service's route here")
+    parser.add_argument("--model-upstream", action="append", default=[], metavar="SUBSET=HOST:PORT")
     args = parser.parse_args(argv)
     if (args.tls_cert is None) != (args.tls_key is None):
         parser.error("--tls-cert and --tls-key go together")
-    upstreams = {}
-    for item in args.upstream:
-        subset, _, address = item.partition("=")
-        upstreams[subset] = _address(address)
+    if (args.model_port is None) != (not args.model_upstream):
+        parser.error("--model-port and --model-upstream go together")
+    upstreams = _upstreams(args.upstream)
     config = build(
         render(args.kustomize_dir),
         port=args.port,
@@ -785,6 +926,8 @@ def main(argv: list[str] | None = None) -> int:
         extra_domains=args.domain,
         tls=Tls(args.tls_cert.resolve(), args.tls_key.resolve()) if args.tls_cert else None,
         tls_port=args.tls_port,
+        model_port=args.model_port,
+        model_upstreams=_upstreams(args.model_upstream) if args.model_upstream else None,
     )
     yaml.safe_dump(config, sys.stdout, sort_keys=False)
     return 0

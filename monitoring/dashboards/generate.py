@@ -25,6 +25,7 @@ PROBE_ROUTES = "metrics|reviews:live|reviews:ready"
 PROBE_VIEWS = "metrics|live|ready|reviews:live|reviews:ready"
 APP = f'route!~"{PROBE_ROUTES}"'
 VIEWS = f'service=~"$service", view!~"{PROBE_VIEWS}"'
+MODEL_VIEWS = f'service="sentiment-model-service", view!~"{PROBE_VIEWS}"'
 RESPONSES = "django_http_responses_total_by_status_view_method_total"
 LATENCY = "django_http_requests_latency_seconds_by_view_method_bucket"
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
@@ -711,15 +712,25 @@ def model() -> dict:
         row("Now"),
         stat(
             "Model version in use",
-            "Model versions loaded and ready on the model service.",
-            [target("max by (model_version) (sentiment_model_ready == 1)", "{{model_version}}")],
+            "Model versions loaded and ready on the model service, per variant (v1 stable, v2 canary).",
+            [
+                target(
+                    "max by (version, model_version) (sentiment_model_ready == 1)",
+                    "{{version}}: {{model_version}}",
+                )
+            ],
             text_mode="name",
             w=6,
         ),
         stat(
             "Predictions per second",
-            "Reviews classified by the model service (single and batch).",
-            [target(f"sum(rate({predictions}[$__rate_interval]))", "predictions/s")],
+            "Reviews classified by the model service (single and batch), per model version.",
+            [
+                target(
+                    f"sum by (model_version) (rate({predictions}[$__rate_interval]))",
+                    "{{model_version}}",
+                )
+            ],
             unit="ops",
             w=6,
         ),
@@ -842,14 +853,61 @@ def model() -> dict:
             ],
             unit="none",
         ),
-        row("Inference"),
+        row("Model versions (v1 stable, v2 canary)"),
         timeseries(
-            "Inference time p50 / p95 / p99 by endpoint",
-            "Time in the model's predict call per request (a batch is one call).",
+            "Model service 5xx ratio by variant",
+            "Share of the model service's requests answered with a server error, per variant (the pods' version label). SentimentHighErrorRate fires above 5%.",
             [
                 target(
-                    quantile(q, "sentiment_model_inference_seconds_bucket", "endpoint"),
-                    f"p{round(q * 100)} {{{{endpoint}}}}",
+                    ratio_or_zero(
+                        f'rate({RESPONSES}{{{MODEL_VIEWS}, status=~"5.."}}[5m])',
+                        f"rate({RESPONSES}{{{MODEL_VIEWS}}}[5m])",
+                        by="version",
+                    ),
+                    "{{version}}",
+                )
+            ],
+            unit="percentunit",
+            w=8,
+        ),
+        timeseries(
+            "Model service latency p95 by variant",
+            "95th percentile of the model service's request time (batches excluded), per variant.",
+            [
+                target(
+                    quantile(
+                        0.95,
+                        f'{LATENCY}{{{MODEL_VIEWS}, view!="analyze-batch"}}',
+                        "version",
+                    ),
+                    "p95 {{version}}",
+                )
+            ],
+            unit="s",
+            w=8,
+        ),
+        timeseries(
+            "Mean confidence by model version",
+            "Average probability of the predicted class, per model version: a canary that is less sure shows here first.",
+            [
+                target(
+                    "sum by (model_version) (rate(sentiment_model_confidence_sum[5m])) / sum by (model_version) (rate(sentiment_model_confidence_count[5m]))",
+                    "{{model_version}}",
+                )
+            ],
+            unit="percentunit",
+            w=8,
+        ),
+        row("Inference"),
+        timeseries(
+            "Inference time p50 / p95 / p99 by model version and endpoint",
+            "Time in the model's predict call per request (a batch is one call), per model version. SentimentModelSlowInference fires when single reviews take over 1 s at p95.",
+            [
+                target(
+                    quantile(
+                        q, "sentiment_model_inference_seconds_bucket", "model_version, endpoint"
+                    ),
+                    f"p{round(q * 100)} {{{{model_version}}}} {{{{endpoint}}}}",
                 )
                 for q in (0.5, 0.95, 0.99)
             ],

@@ -32,6 +32,7 @@ EXPECTED = {
     ("Deployment", "sentiment-app-v1", NS),
     ("Deployment", "sentiment-app-v2", NS),
     ("Deployment", "sentiment-model", NS),
+    ("Deployment", "sentiment-model-v2", NS),
     ("Deployment", "sentiment-redis", NS),
     ("Deployment", "sentiment-worker", NS),
     ("Deployment", "sentiment-beat", NS),
@@ -49,9 +50,13 @@ EXPECTED = {
     ("NetworkPolicy", "default-deny", NS),
     ("Gateway", "sentiment-gateway", NS),
     ("VirtualService", "sentiment-vs", NS),
+    ("VirtualService", "sentiment-model-vs", NS),
     ("VirtualService", "sentiment-prometheus-vs", NS),
     ("VirtualService", "sentiment-grafana-vs", NS),
     ("DestinationRule", "sentiment-app-destination", NS),
+    ("DestinationRule", "sentiment-model-destination", NS),
+    ("ConfigMap", "sentiment-model-config", NS),
+    ("ConfigMap", "sentiment-model-v2-config", NS),
     ("EnvoyFilter", "sentiment-rate-limit", "istio-system"),
     ("PeerAuthentication", "sentiment-mtls", NS),
     ("AuthorizationPolicy", "sentiment-model-callers", NS),
@@ -116,7 +121,7 @@ def test_config_map_consumed_by_every_application_pod(docs):
 
 def test_every_container_is_hardened_and_bounded(docs):
     templates = pod_templates(docs)
-    assert len(templates) == 8
+    assert len(templates) == 9
     for name, template in templates:
         pod = template["spec"]["securityContext"]
         assert pod["runAsNonRoot"] is True, name
@@ -143,8 +148,12 @@ def test_only_the_cache_preparation_runs_as_root(docs):
         or c["securityContext"].get("runAsNonRoot") is False
         or c["securityContext"]["capabilities"].get("add")
     ]
-    assert [(n, c) for n, c, _ in root] == [("sentiment-model", "prepare-cache")]
-    assert root[0][2]["capabilities"]["add"] == ["CHOWN"]
+    assert [(n, c) for n, c, _ in root] == [
+        ("sentiment-model", "prepare-cache"),
+        ("sentiment-model-v2", "prepare-cache"),
+    ]
+    for _, _, security in root:
+        assert security["capabilities"]["add"] == ["CHOWN"]
 
 
 def test_writable_paths_are_volumes(docs):
@@ -162,7 +171,7 @@ def test_writable_paths_are_volumes(docs):
 
 
 def test_http_services_are_probed_on_their_health_endpoints(docs):
-    for name in ("sentiment-app-v1", "sentiment-app-v2", "sentiment-model"):
+    for name in ("sentiment-app-v1", "sentiment-app-v2", "sentiment-model", "sentiment-model-v2"):
         template = one(docs, "Deployment", name)["spec"]["template"]
         (container,) = template["spec"]["containers"]
         assert [p["name"] for p in container["ports"]] == ["http"]
@@ -187,17 +196,27 @@ def test_postgres_keeps_its_data_on_a_claim(docs):
     assert one(docs, "Service", "sentiment-postgres")["spec"]["clusterIP"] == "None"
 
 
-def test_model_pods_mount_token_and_shared_cache(docs):
-    spec = one(docs, "Deployment", "sentiment-model")["spec"]["template"]["spec"]
+@pytest.mark.parametrize(
+    ("deployment", "config_map"),
+    [
+        ("sentiment-model", "sentiment-model-config"),
+        ("sentiment-model-v2", "sentiment-model-v2-config"),
+    ],
+)
+def test_model_pods_mount_token_and_shared_cache(docs, deployment, config_map):
+    spec = one(docs, "Deployment", deployment)["spec"]["template"]["spec"]
     volumes = {v["name"]: v for v in spec["volumes"]}
     assert "hostPath" in volumes["shared-volume"]
     assert volumes["github-token"]["secret"]["secretName"] == "github-token"
     (container,) = spec["containers"]
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     assert mounts["shared-volume"] == "/mnt/shared"
-    model_config = one(docs, "ConfigMap", "sentiment-model-config")["data"]
+    refs = [e["configMapRef"]["name"] for e in container["envFrom"]]
+    assert config_map in refs
+    model_config = one(docs, "ConfigMap", config_map)["data"]
     assert model_config["MODEL_CACHE_DIR"].startswith("/mnt/shared/")
     assert model_config["MODEL_TOKEN_FILE"] == mounts["github-token"] + "/token"
+    assert model_config["MODEL_DIR"] in [m["mountPath"] for m in container["volumeMounts"]]
 
 
 # --- identities and references -----------------------------------------------------------
@@ -206,10 +225,12 @@ def test_model_pods_mount_token_and_shared_cache(docs):
 def test_each_workload_has_its_own_service_account(docs):
     accounts = {d["metadata"]["name"]: d for d in by_kind(docs, "ServiceAccount")}
     used = Counter(t["spec"]["serviceAccountName"] for _, t in pod_templates(docs))
-    # v1 and v2 are one workload (the web app) in two versions; every other pod is alone.
+    # v1 and v2 are one workload (the web app, the model service) in two versions; every
+    # other pod is alone.
     assert used.pop("sentiment-app") == 2
+    assert used.pop("sentiment-model") == 2
     assert set(used.values()) == {1}
-    assert set(used) | {"sentiment-app"} == set(accounts)
+    assert set(used) | {"sentiment-app", "sentiment-model"} == set(accounts)
     for name, template in pod_templates(docs):
         assert template["spec"]["automountServiceAccountToken"] is False, name
 
@@ -338,8 +359,6 @@ def test_app_versions_differ_only_in_version(docs):
     # v1 is scaled by its autoscaler, the canary v2 is one pod.
     assert "replicas" not in v1["spec"] and v2["spec"]["replicas"] == 1
     assert _normalized(v1) == _normalized(v2)
-    model_labels = one(docs, "Deployment", "sentiment-model")["spec"]["template"]["metadata"]
-    assert model_labels["labels"]["app"] == "sentiment-model" and model_labels["labels"]["version"]
 
 
 def test_destination_rule_subsets_are_the_app_versions(docs):

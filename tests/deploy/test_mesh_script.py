@@ -1,6 +1,7 @@
 """scripts/mesh.sh end to end: the real services behind the generated Envoy gateway, over
 HTTP and HTTPS, the A/B split, free static assets and our 429 as a user of `make mesh` sees
-them, and a clean stop."""
+them, the model canary's route (the web app's calls of the model service go through the
+model listener, x-model-variant: v2 reaches model v2), and a clean stop."""
 
 import copy
 import http.client
@@ -12,6 +13,7 @@ import ssl
 import time
 
 import pytest
+import requests
 import yaml
 
 from tests.deploy.manifests import DEPLOY, free_port, one
@@ -61,6 +63,39 @@ def in_use(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def check_model_route(ports: dict) -> None:
+    """The model Service's route: the header picks the variant, as sentiment-model-vs says,
+    and the web app's own model calls go through that listener."""
+
+    def model(headers: dict) -> dict:
+        status, _, body = request(
+            ports["MESH_MODEL_PORT"], "/version", source="127.0.0.1", headers=headers
+        )
+        assert status == 200, body[:500]
+        return json.loads(body)
+
+    assert model({"x-model-variant": "v2"})["model_variant"] == "v2"
+    assert model({"x-model-variant": "v2"})["service"] == "sentiment-model-v2"
+    assert model({})["model_variant"] == "v1"
+    assert model({"x-model-variant": "B"})["model_variant"] == "v1"
+    # The web app itself calls the model service through that listener (MODEL_SERVICE_URL).
+    stats = f"http://127.0.0.1:{ports['MESH_ADMIN_PORT']}/stats"
+
+    def model_calls() -> int:
+        (line,) = [
+            line
+            for line in requests.get(stats, timeout=5).text.splitlines()
+            if line.startswith("http.model.downstream_rq_total: ")
+        ]
+        return int(line.split(": ")[1])
+
+    before = model_calls()
+    status, _, body = request(ports["MESH_PORT"], "/api/version", source="127.0.0.7")
+    assert status == 200
+    assert json.loads(body)["model_service"]["model_variant"] == "v1"
+    assert model_calls() == before + 1
+
+
 def test_mesh_script_routes_by_experiment_and_rate_limits(
     live_database_url, tmp_path, meshgen, tls_certificate
 ):
@@ -70,7 +105,9 @@ def test_mesh_script_routes_by_experiment_and_rate_limits(
             "MESH_PORT",
             "MESH_TLS_PORT",
             "MESH_ADMIN_PORT",
+            "MESH_MODEL_PORT",
             "MODELSVC_PORT",
+            "MODELSVC_V2_PORT",
             "WEBAPP_PORT",
             "WEBAPP_V2_PORT",
             "WORKER_METRICS_PORT",
@@ -118,6 +155,8 @@ def test_mesh_script_routes_by_experiment_and_rate_limits(
             "127.0.0.4", {"x-user-experiment": "B"}, port=ports["MESH_TLS_PORT"], tls=tls
         )
         assert https_b == "v2"
+
+        check_model_route(ports)
 
         # Static assets cost no token: after 20 of them, 10 requests pass and the 11th is
         # refused with our error.

@@ -297,3 +297,131 @@ def test_filter_for_another_workload_is_refused(docs, meshgen):
     envoy_filter["spec"]["workloadSelector"]["labels"] = {"app": "sentiment-app"}
     with pytest.raises(meshgen.UnsupportedConfig, match="ingress gateway"):
         meshgen.build(docs, port=18080, admin_port=19901, upstreams=UPSTREAMS)
+
+
+# --- the model Service's route (the web app's sidecar) -----------------------------------------
+
+MODEL_UPSTREAMS = {"v1": ("127.0.0.1", 15000), "v2": ("127.0.0.1", 15004)}
+
+
+def test_the_model_route_becomes_a_second_listener(docs, meshgen):
+    config = meshgen.build(
+        _istio_docs(docs),
+        port=18080,
+        admin_port=19901,
+        upstreams=UPSTREAMS,
+        model_port=18081,
+        model_upstreams=MODEL_UPSTREAMS,
+        extra_domains=["127.0.0.1"],
+    )
+    gateway, model = config["static_resources"]["listeners"]
+    assert (gateway["name"], model["name"]) == ("gateway", "model")
+    assert model["address"]["socket_address"]["port_value"] == 18081
+    host = "sentiment-model-service.sentiment.svc.cluster.local"
+    clusters = {c["name"]: c for c in config["static_resources"]["clusters"]}
+    for subset, (_, port) in MODEL_UPSTREAMS.items():
+        cluster = clusters[f"outbound|5000|{subset}|{host}"]
+        endpoint = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
+        assert endpoint["address"]["socket_address"]["port_value"] == port
+        assert cluster["circuit_breakers"]["thresholds"][0]["max_pending_requests"] == 100
+        assert cluster["outlier_detection"]["consecutive_5xx"] == 5
+    hcm = _hcm(model)
+    # A sidecar, not the gateway: no client-address handling, no RBAC, no rate limit.
+    assert "use_remote_address" not in hcm and "local_reply_config" not in hcm
+    assert [f["name"] for f in hcm["http_filters"]] == [meshgen.ROUTER]
+    (vhost,) = hcm["route_config"]["virtual_hosts"]
+    assert vhost["name"] == f"{host}:5000"
+    assert vhost["domains"] == [host, f"{host}:*", "127.0.0.1", "127.0.0.1:*"]
+    v2, default = vhost["routes"]
+    assert v2["match"] == {
+        "prefix": "/",
+        "headers": [{"name": "x-model-variant", "string_match": {"exact": "v2"}}],
+    }
+    assert v2["route"]["cluster"] == f"outbound|5000|v2|{host}"
+    assert default["match"] == {"prefix": "/"}
+    assert default["route"]["cluster"] == f"outbound|5000|v1|{host}"
+    for route in (v2, default):
+        assert route["route"]["retry_policy"]["retry_on"] == "connect-failure,refused-stream"
+
+
+def test_without_model_upstreams_there_is_no_model_listener(docs, meshgen):
+    config = meshgen.build(_istio_docs(docs), port=18080, admin_port=19901, upstreams=UPSTREAMS)
+    assert [listener["name"] for listener in config["static_resources"]["listeners"]] == ["gateway"]
+    with pytest.raises(ValueError, match="together"):
+        meshgen.build(
+            _istio_docs(docs), port=18080, admin_port=19901, upstreams=UPSTREAMS, model_port=1
+        )
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda vs: vs["spec"].update(gateways=["mesh", "sentiment-gateway"]), "mesh only"),
+        (lambda vs: vs["spec"].pop("gateways"), "mesh only"),
+        (lambda vs: vs["spec"].update(hosts=["sentiment-model-service"]), "hosts"),
+        (lambda vs: vs["spec"].update(tcp=[]), "tcp"),
+        (lambda vs: vs["spec"]["http"][0]["route"][0]["destination"].pop("subset"), "subsets"),
+        (
+            lambda vs: vs["spec"]["http"][0]["route"][0]["destination"].update(host="other"),
+            "subsets",
+        ),
+        (
+            lambda vs: vs["spec"]["http"][0]["route"][0]["destination"]["port"].update(number=80),
+            "one destination port",
+        ),
+        (lambda vs: vs["spec"]["http"][0]["route"][0]["destination"].update(subset="v3"), "v3"),
+        (lambda vs: vs["spec"]["http"][0].update(mirror={"host": "x"}), "mirror"),
+        (lambda vs: vs["spec"]["http"][0]["match"][0].update(queryParams={}), "queryParams"),
+        (lambda vs: vs["spec"]["http"][1].update(fault={}), "fault"),
+    ],
+)
+def test_what_the_model_route_does_not_model_is_refused(docs, meshgen, mutate, message):
+    docs = copy.deepcopy(_istio_docs(docs))
+    mutate(one(docs, "VirtualService", meshgen.MODEL_VIRTUAL_SERVICE))
+    with pytest.raises(meshgen.UnsupportedConfig, match=message):
+        meshgen.build(
+            docs,
+            port=18080,
+            admin_port=19901,
+            upstreams=UPSTREAMS,
+            model_port=18081,
+            model_upstreams=MODEL_UPSTREAMS,
+        )
+
+
+@pytest.mark.parametrize(
+    ("mutate", "error", "message"),
+    [
+        (
+            lambda dr: dr["spec"]["trafficPolicy"].update(loadBalancer={"simple": "RANDOM"}),
+            "UnsupportedConfig",
+            "loadBalancer",
+        ),
+        (lambda dr: dr["spec"].update(exportTo=["."]), "UnsupportedConfig", "exportTo"),
+        (
+            lambda dr: dr["spec"]["subsets"][1].update(trafficPolicy={}),
+            "UnsupportedConfig",
+            "trafficPolicy",
+        ),
+        (
+            lambda dr: dr["spec"]["subsets"].append({"name": "v3", "labels": {"version": "v3"}}),
+            "LookupError",
+            "v3",
+        ),
+    ],
+)
+def test_what_the_model_destination_rule_does_not_model_is_refused(
+    docs, meshgen, mutate, error, message
+):
+    docs = copy.deepcopy(_istio_docs(docs))
+    mutate(one(docs, "DestinationRule", meshgen.MODEL_DESTINATION_RULE))
+    exception = meshgen.UnsupportedConfig if error == "UnsupportedConfig" else LookupError
+    with pytest.raises(exception, match=message):
+        meshgen.build(
+            docs,
+            port=18080,
+            admin_port=19901,
+            upstreams=UPSTREAMS,
+            model_port=18081,
+            model_upstreams=MODEL_UPSTREAMS,
+        )

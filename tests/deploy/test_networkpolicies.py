@@ -189,25 +189,26 @@ def flows(docs: list[dict], gateway: dict | None = None) -> set[tuple[str, str, 
 def needed(docs: list[dict]) -> set[tuple[str, str, str, int]]:
     pods = [name for name, _ in pod_templates(docs)]
     app = ["sentiment-app-v1", "sentiment-app-v2"]
+    model = ["sentiment-model", "sentiment-model-v2"]
     expected = set()
     for pod in pods:
         expected |= {(pod, "kube-dns", "UDP", 53), (pod, "kube-dns", "TCP", 53)}
         expected.add((pod, "istiod", "TCP", 15012))
     expected |= {("ingress-gateway", a, "TCP", 5001) for a in app}
     for src in [*app, "sentiment-worker"]:
-        expected.add((src, "sentiment-model", "TCP", 5000))
+        expected |= {(src, m, "TCP", 5000) for m in model}
     for src in [*app, "sentiment-worker", "sentiment-beat", "sentiment-migrate"]:
         expected.add((src, "sentiment-postgres", "TCP", 5432))
     for src in [*app, "sentiment-worker", "sentiment-beat"]:
         expected.add((src, "sentiment-redis", "TCP", 6379))
-    for dst in [*app, "sentiment-model", "sentiment-worker"]:
+    for dst in [*app, *model, "sentiment-worker"]:
         expected.add(("prometheus", dst, "TCP", 15020))
-    expected.add(("sentiment-model", "github.com", "TCP", 443))
+    expected |= {(m, "github.com", "TCP", 443) for m in model}
     return expected
 
 
 def test_exactly_the_needed_connections_pass(docs):
-    assert len(pod_templates(docs)) == 8
+    assert len(pod_templates(docs)) == 9
     open_flows = flows(docs)
     assert open_flows - needed(docs) == set(), "allowed but not needed"
     assert needed(docs) - open_flows == set(), "needed but refused"
