@@ -7,7 +7,7 @@ from django.utils import timezone
 from prometheus_client import REGISTRY
 
 from tests.webapp.canary.factories import CanaryGuardFactory
-from tests.webapp.canary.traffic import running_experiment, traffic
+from tests.webapp.canary.traffic import running_experiment, running_model_experiment, traffic
 from webapp.canary import services
 from webapp.canary.models import CanaryEvent, CanaryGuard
 from webapp.experiments.models import ExperimentChange, Status
@@ -85,6 +85,23 @@ def test_a_slow_b_is_rolled_back():
     experiment.refresh_from_db()
     assert experiment.status == Status.ROLLED_BACK
     assert "p95 latency of B 900 ms (at most 300 ms; A 40 ms)" in CanaryEvent.objects.get().message
+
+
+def test_a_slow_model_v2_is_rolled_back_by_its_model_experiment_alone():
+    frontend = running_experiment("frontend-healthy")
+    traffic(frontend, "A", answered=80, latency_ms=40)
+    traffic(frontend, "B", answered=80, latency_ms=40)
+    model = running_model_experiment("model-slow")
+    traffic(model, "A", answered=80, latency_ms=40)
+    traffic(model, "B", answered=80, latency_ms=900)
+    guard_for(frontend)
+    guard = guard_for(model)
+    assert services.check_guard(guard.pk) == "breach"
+    model.refresh_from_db()
+    assert model.status == Status.ROLLED_BACK
+    assert "p95 latency of B 900 ms (at most 300 ms; A 40 ms)" in CanaryEvent.objects.get().message
+    frontend.refresh_from_db()
+    assert frontend.status == Status.RUNNING
 
 
 def test_a_worse_b_by_feedback_is_rolled_back():

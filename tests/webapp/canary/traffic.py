@@ -10,15 +10,21 @@ from tests.webapp.reviews.factories import (
     PredictionFactory,
 )
 from webapp.experiments import services as experiments
-from webapp.experiments.models import Experiment
+from webapp.experiments.models import Experiment, Kind
 from webapp.reviews.models import Feedback
 
 _visitors = itertools.count()
 
 
-def running_experiment(name: str) -> Experiment:
-    experiment = experiments.create_experiment(Experiment(name=name, weight=0.5), actor="test")
+def running_experiment(name: str, **fields) -> Experiment:
+    experiment = experiments.create_experiment(
+        Experiment(name=name, weight=0.5, **fields), actor="test"
+    )
     return experiments.start_experiment(experiment, actor="test")
+
+
+def running_model_experiment(name: str) -> Experiment:
+    return running_experiment(name, kind=Kind.MODEL, candidate_model="v2")
 
 
 def traffic(
@@ -31,10 +37,18 @@ def traffic(
     correct: int = 0,
     wrong: int = 0,
 ) -> None:
-    """Predictions (the first ``correct`` + ``wrong`` with feedback) and failures."""
+    """Predictions (the first ``correct`` + ``wrong`` with feedback) and failures, in the
+    columns of the experiment's kind."""
+    if experiment.kind == Kind.MODEL:
+        arm = {
+            "model_experiment": experiment.name,
+            "model_arm": variant,
+            "model_variant": experiment.model_of(variant),
+        }
+    else:
+        arm = {"experiment": experiment.name, "variant": variant}
     common = {
-        "experiment": experiment.name,
-        "variant": variant,
+        **arm,
         "visitor_id": factory.LazyFunction(lambda: f"visitor-{next(_visitors)}"),
         "latency_ms": latency_ms,
     }
