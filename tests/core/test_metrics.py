@@ -20,6 +20,7 @@ ALLOWED_LABELS = {
     "route": "URL pattern names of the web app, or 'unmatched'",
     "status_class": "1xx .. 5xx",
     "model_version": "versions of trained models",
+    "model_variant": "v1 | v2 (core.model_variants.MODEL_VARIANTS)",
     "sentiment": "positive | negative",
     "endpoint": "analyze | batch",
     "reason": "a few failure causes named in code",
