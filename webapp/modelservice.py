@@ -53,6 +53,13 @@ class ModelServiceRejected(ModelServiceError):
     """Permanent: the service refused the request or answered garbage."""
 
 
+class ModelServiceFellBack(ModelServiceUnavailable):
+    """Neither the model asked nor v1 in its place could answer: a failure of no arm."""
+
+    def __init__(self, cause: ModelServiceError):
+        super().__init__(cause.reason, cause.detail)
+
+
 @dataclass(frozen=True)
 class Classification:
     sentiment: str
@@ -217,8 +224,9 @@ def _answer(model: str, body: dict[str, Any]) -> ModelAnswer:
     result = _classification(body)
     answered_by = body.get("model_variant", model)
     if answered_by != model:
-        # A mis-routed call would be counted for the wrong arm.
-        raise ModelServiceRejected("bad_response", f"model {answered_by!r} answered for {model}")
+        # Mis-routed (v2's URL or route leads to v1): the model asked is not reachable, so
+        # the review falls back instead of counting another model's answer for this arm.
+        raise ModelServiceUnavailable("wrong_model", f"model {answered_by!r} answered for {model}")
     return ModelAnswer(
         result.sentiment, result.confidence, _model_version(body.get("model_version")), model
     )
@@ -266,13 +274,6 @@ def analyze(
     return ModelAnswer(
         answer.sentiment, answer.confidence, answer.model_version, STABLE, fell_back=True
     )
-
-
-class ModelServiceFellBack(ModelServiceUnavailable):
-    """Neither the model asked nor v1 in its place could answer: a failure of no arm."""
-
-    def __init__(self, cause: ModelServiceError):
-        super().__init__(cause.reason, cause.detail)
 
 
 def analyze_batch(reviews: list[str], *, request_id: str, model: str = STABLE) -> BatchAnswer:

@@ -139,6 +139,16 @@ def test_v2_not_ready_falls_back_to_v1_for_no_arm(models):
     )
 
 
+def test_a_call_for_v2_that_model_v1_answers_falls_back(models, settings):
+    """v2's URL leading to v1 (no mesh in front of one Service): not v2's answer."""
+    model_experiment(1.0)
+    settings.MODEL_SERVICE_V2_URL = settings.MODEL_SERVICE_URL
+    before = fallbacks("wrong_model")
+    assert analyze("visitor-7").json()["model_variant"] == "v1"
+    assert fallbacks("wrong_model") == before + 1
+    assert Prediction.objects.get().model_arm == ""
+
+
 def test_v2_and_v1_down_is_a_failure_of_no_arm(models, settings):
     experiment = model_experiment(1.0)
     settings.MODEL_SERVICE_URL = settings.MODEL_SERVICE_V2_URL = f"http://127.0.0.1:{free_port()}"
