@@ -7,6 +7,7 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 
 from tests.support.pages import assert_no_inline_code
+from tests.webapp.experiments.admin_forms import add_form
 from tests.webapp.experiments.helpers import make_experiment, visitor_between
 from webapp.experiments import services
 from webapp.experiments.models import Action, Assignment, Experiment, Source, Status
@@ -219,27 +220,12 @@ def test_form_refuses_a_second_steering_experiment(experiment, admin_client):
 def test_adding_an_experiment_records_who_created_it(db, admin_client):
     response = admin_client.post(
         reverse("admin:experiments_experiment_add"),
-        {
-            "name": "checkout-v3",
-            "description": "New checkout.",
-            "kind": "frontend",
-            "weight": "0.3",
-            "ramp_plan": "10, 50, 100",
-            "ramp_healthy_checks": "4",
-            "salt": "abc123",
-            "analysis_decision": "sequential",
-            **{
-                f"{prefix}-{field}": value
-                for prefix in ("changes", "canary_guard", "canary_events")
-                for field, value in [
-                    ("TOTAL_FORMS", "0"),
-                    ("INITIAL_FORMS", "0"),
-                    ("MIN_NUM_FORMS", "0"),
-                    ("MAX_NUM_FORMS", "1000"),
-                ]
-            },
-            "_save": "Save",
-        },
+        add_form(
+            description="New checkout.",
+            weight="0.3",
+            ramp_plan="10, 50, 100",
+            ramp_healthy_checks="4",
+        ),
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     experiment = Experiment.objects.get(name="checkout-v3")

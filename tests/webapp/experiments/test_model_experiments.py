@@ -13,6 +13,7 @@ from scipy.stats import chi2_contingency
 
 from tests.support.fake_model import FakeModelService, Received, _Handler, _Server, answer_json
 from tests.support.servers import free_port
+from tests.webapp.experiments.admin_forms import add_form
 from webapp.experiments import selectors, services
 from webapp.experiments.models import Experiment, Kind, Status
 from webapp.reviews.models import FailedPrediction, Prediction
@@ -228,31 +229,6 @@ def test_one_model_experiment_and_one_frontend_experiment_may_steer_at_once():
     assert Experiment.objects.get(name="m").status == Status.DRAFT
 
 
-def add_form(**fields) -> dict:
-    inlines = {
-        f"{prefix}-{field}": value
-        for prefix in ("changes", "canary_guard", "canary_events")
-        for field, value in [
-            ("TOTAL_FORMS", "0"),
-            ("INITIAL_FORMS", "0"),
-            ("MIN_NUM_FORMS", "0"),
-            ("MAX_NUM_FORMS", "1000"),
-        ]
-    }
-    base = {
-        "name": "model-v3",
-        "description": "",
-        "kind": "model",
-        "weight": "0.1",
-        "ramp_plan": "",
-        "ramp_healthy_checks": "5",
-        "salt": "abc",
-        "analysis_decision": "sequential",
-        "_save": "Save",
-    }
-    return {**base, **inlines, **fields}
-
-
 @pytest.mark.parametrize(
     ("candidate", "message"),
     [("v9", "Select a valid choice"), ("", "A model experiment needs a model for B.")],
@@ -261,7 +237,8 @@ def test_the_admin_refuses_a_model_experiment_without_a_model_that_exists(
     admin_client, candidate, message
 ):
     response = admin_client.post(
-        "/admin/experiments/experiment/add/", add_form(candidate_model=candidate)
+        "/admin/experiments/experiment/add/",
+        add_form(name="model-v3", kind="model", candidate_model=candidate),
     )
     assert response.status_code == 200
     assert message in response.content.decode()
@@ -272,7 +249,7 @@ def test_an_operator_adds_a_model_experiment_in_the_admin(admin_client):
     Experiment.objects.filter(kind=Kind.MODEL).update(steers_routing=False)
     response = admin_client.post(
         "/admin/experiments/experiment/add/",
-        add_form(candidate_model="v2", steers_routing="on"),
+        add_form(name="model-v3", kind="model", candidate_model="v2", steers_routing="on"),
     )
     assert response.status_code == 302, response.content.decode()[:3000]
     experiment = Experiment.objects.get(name="model-v3")
