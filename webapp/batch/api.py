@@ -59,6 +59,7 @@ def job_payload(job: BatchJob) -> dict:
         }
         if summary
         else None,
+        "model_variant": job.model_variant,
         "model_version": job.model_version or None,
         "results_url": reverse("batch:api-results", args=[job.id]) if downloadable else None,
         "created_at": job.created_at,

@@ -13,6 +13,8 @@ import uuid
 
 from django.db import models
 
+from core.model_variants import MODEL_VARIANTS, STABLE
+
 
 class JobStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
@@ -49,6 +51,13 @@ class BatchJob(models.Model):
         default=list, blank=True, help_text="Row numbers of the first skipped long reviews."
     )
     model_version = models.CharField(max_length=64, blank=True)
+    # The model chosen at upload (stable by default); model_version is what it answered.
+    model_variant = models.CharField(
+        max_length=2,
+        choices=[(variant, variant) for variant in MODEL_VARIANTS],
+        default=STABLE,
+        db_default=STABLE,
+    )
     # Why the job failed (final) or what it is waiting for (cleared when work resumes).
     error = models.TextField(blank=True)
     notice = models.CharField(max_length=255, blank=True)

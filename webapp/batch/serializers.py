@@ -2,10 +2,18 @@
 
 from rest_framework import serializers
 
+from core.model_variants import MODEL_VARIANTS, STABLE
+
 
 class UploadRequest(serializers.Serializer):
     file = serializers.FileField(
         help_text="UTF-8 CSV or TSV with a Review column (delimiter taken from the header)."
+    )
+    model = serializers.ChoiceField(
+        choices=list(MODEL_VARIANTS),
+        required=False,
+        default=STABLE,
+        help_text="The model that classifies the reviews: v1 (stable, the default) or v2.",
     )
 
 
@@ -40,6 +48,9 @@ class JobResponse(serializers.Serializer):
     skipped = Skipped()
     notice = serializers.CharField(allow_null=True, help_text="What a running job waits for.")
     summary = ResultSummary(allow_null=True, help_text="Set once the job is done.")
+    model_variant = serializers.ChoiceField(
+        choices=list(MODEL_VARIANTS), help_text="The model chosen for the job."
+    )
     model_version = serializers.CharField(allow_null=True)
     results_url = serializers.CharField(allow_null=True, help_text="Set once the job is done.")
     created_at = serializers.DateTimeField()

@@ -23,6 +23,7 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from core import metrics
+from core.model_variants import MODEL_VARIANTS, STABLE
 from webapp import modelservice
 from webapp.batch.models import (
     ACTIVE_STATUSES,
@@ -110,10 +111,19 @@ class _Chunks:
 
 
 def create_job(
-    *, filename: str, source: IO[bytes] | bytes, client: str = "", owner: str = ""
+    *,
+    filename: str,
+    source: IO[bytes] | bytes,
+    client: str = "",
+    owner: str = "",
+    model: str = STABLE,
 ) -> BatchJob:
-    """Store an upload (a file, or bytes) as a queued job with one row per review, read and
-    written as a stream; UploadError if unusable (nothing is stored then)."""
+    """Store an upload (a file, or bytes) as a queued job for ``model`` with one row per
+    review, read and written as a stream; UploadError if unusable (nothing is stored then)."""
+    if model not in MODEL_VARIANTS:
+        raise UploadError(
+            "unknown_model", f"There is no model {model[:20]!r}: choose v1 or v2.", 400
+        )
     if isinstance(source, bytes):
         source = io.BytesIO(source)
     if client:
@@ -129,7 +139,11 @@ def create_job(
     chunks = _Chunks([])
     with transaction.atomic():
         job = BatchJob.objects.create(
-            filename=filename[:255], total_rows=0, client=client[:64], owner=owner
+            filename=filename[:255],
+            total_rows=0,
+            client=client[:64],
+            owner=owner,
+            model_variant=model,
         )
         (_copy_rows if _postgres() else _insert_rows)(job.id, chunks.follow(reviews))
         BatchChunk.objects.bulk_create(
@@ -198,11 +212,14 @@ def model_requests(rows: list[tuple[int, str]]) -> Iterator[list[tuple[int, str]
 def _classify(
     job_id: uuid.UUID, rows: list[tuple[int, str]]
 ) -> tuple[list[modelservice.Classification], str]:
+    """The chosen model's answers for ``rows``. No fallback to v1: a job asked for its model,
+    so an unavailable one is waited for (retried) like v1 would be."""
+    model = BatchJob.objects.values_list("model_variant", flat=True).get(pk=job_id)
     results: list[modelservice.Classification] = []
     model_version = ""
     for batch in model_requests(rows):
         answer = modelservice.analyze_batch(
-            [review for _, review in batch], request_id=f"batch-{job_id}"
+            [review for _, review in batch], request_id=f"batch-{job_id}", model=model
         )
         results.extend(answer.results)
         model_version = answer.model_version

@@ -5,6 +5,7 @@ from django.http.multipartparser import MultiPartParserError
 from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
 
+from core.model_variants import STABLE
 from webapp.batch import services
 from webapp.batch.models import BatchJob
 from webapp.batch.parsing import UploadError
@@ -42,7 +43,11 @@ def job_from_upload(
     services.check_upload_size(upload.size)
     try:
         return services.create_job(
-            filename=upload.name or "", source=upload, client=client, owner=owner
+            filename=upload.name or "",
+            source=upload,
+            client=client,
+            owner=owner,
+            model=request.POST.get("model") or STABLE,
         )
     finally:
         upload.close()
