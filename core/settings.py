@@ -106,6 +106,8 @@ SPECTACULAR_SETTINGS = {
     # Without deep links an operation's summary holds no link inside its button, which
     # assistive technology cannot reach (axe: nested-interactive).
     "SWAGGER_UI_SETTINGS": {"deepLinking": False},
+    # Apps and models are both named v1 and v2: one schema enum for every such field.
+    "ENUM_NAME_OVERRIDES": {"VersionVariantEnum": "core.model_variants.MODEL_VARIANTS"},
 }
 
 # Pages run under a strict policy: scripts and styles are served by the app itself, nothing is

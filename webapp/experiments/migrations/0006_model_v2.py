@@ -33,7 +33,11 @@ def create_model_v2(apps, schema_editor):
     )
 
 
+def delete_model_v2(apps, schema_editor):
+    apps.get_model("experiments", "Experiment").objects.filter(name=NAME, status="draft").delete()
+
+
 class Migration(migrations.Migration):
     dependencies = [("experiments", "0005_model_experiments")]
 
-    operations = [migrations.RunPython(create_model_v2, migrations.RunPython.noop)]
+    operations = [migrations.RunPython(create_model_v2, delete_model_v2)]
