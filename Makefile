@@ -51,13 +51,15 @@ prepare: $(VENV)/.runtime
 	DJANGO_SETTINGS_MODULE=webapp.settings $(PY) manage.py collectstatic --noinput -v 0
 	$(MAKE) --no-print-directory model
 
-# The default models, v1 (lexical) and v2 (embed), each trained once from the shipped corpus.
+# The default models, v1 (lexical) and v2 (embed), each trained once from the shipped corpus
+# (a v2 folder of the earlier two-file layout, encoder.onnx beside the artifact, again).
 model: $(VENV)/.train
 	test -f var/model/model.joblib || DJANGO_SETTINGS_MODULE=modelsvc.settings \
 	  $(PY) manage.py train_model --data modelsvc/ml/corpus/reviews.tsv --out var/model
-	test -f var/model-v2/model.joblib || DJANGO_SETTINGS_MODULE=modelsvc.settings \
+	if ! test -f var/model-v2/model.joblib || test -f var/model-v2/encoder.onnx; then \
+	  rm -rf var/model-v2 && DJANGO_SETTINGS_MODULE=modelsvc.settings \
 	  $(PY) manage.py train_model --pipeline embed --data modelsvc/ml/corpus/reviews.tsv \
-	  --out var/model-v2
+	  --out var/model-v2; fi
 
 run: prepare
 	scripts/run-all.sh

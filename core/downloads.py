@@ -36,6 +36,15 @@ def csv_lines(header: Iterable[object], rows: Iterable[Iterable[object]]) -> Ite
         yield "".join(block)
 
 
+# Spreadsheets run a cell starting with one of these as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: str) -> str:
+    """``value`` as a spreadsheet shows it as text: a leading apostrophe before a formula."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
 class DownloadView(APIView):
     """A view whose answer is a file rather than a DRF rendering: whatever Accept says,
     its errors are JSON."""

@@ -11,13 +11,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import requests
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
+
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -92,6 +96,24 @@ def wait_for(
     raise TimeoutError(f"{url} did not answer {status} within {timeout}s (last: {last})")
 
 
+def poll(
+    probe: Callable[[], T],
+    done: Callable[[T], object],
+    timeout: float,
+    *,
+    interval: float = 0.05,
+    logs: Callable[[], str] = str,
+) -> T:
+    """``probe()`` until ``done`` holds for what it returns, which is returned; past
+    ``timeout`` seconds, TimeoutError with the last value and the end of ``logs()``."""
+    deadline = time.monotonic() + timeout
+    while not done(value := probe()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"still {value!r} after {timeout:g}s\n{logs()[-3000:]}")
+        time.sleep(interval)
+    return value
+
+
 def stop_process(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
     """SIGTERM, then SIGKILL if ``proc`` has not exited within ``timeout`` seconds."""
     if proc.poll() is None:
@@ -130,6 +152,13 @@ class Server:
 
     def logs(self) -> str:
         return read_log(self.log)
+
+    # `with start_server(...) as server:` stops it however the block ends.
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
 
 def start_server(

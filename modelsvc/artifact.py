@@ -95,7 +95,6 @@ def load_verified(path: Path, expected_sha256: str) -> Artifact:
         pipeline = content["pipeline"]
         if not hasattr(pipeline, "predict_proba"):
             raise TypeError("pipeline has no predict_proba")
-        _attach_files(pipeline, path.parent)
         return Artifact(
             version=str(content["version"]),
             sha256=actual,
@@ -107,39 +106,6 @@ def load_verified(path: Path, expected_sha256: str) -> Artifact:
         raise
     except Exception as exc:
         raise ArtifactError("invalid", f"model artifact is unusable: {exc}") from exc
-
-
-class _NeedsFiles(Protocol):
-    """A pipeline step that reads files beside the artifact (the embed pipeline's encoder)."""
-
-    artifact_files: dict[str, str]  # name -> SHA-256, recorded in the verified pickle
-
-    def attach_files(self, files: dict[str, bytes]) -> None: ...
-
-
-def _attach_files(pipeline: object, folder: Path) -> None:
-    """Hand each step the files it needs beside the artifact, each read once and handed over
-    only if its bytes have the checksum the (already verified) artifact recorded for it."""
-    for _, step in getattr(pipeline, "steps", []):
-        if not hasattr(step, "attach_files"):
-            continue
-        needs: _NeedsFiles = step
-        files = {}
-        for name, expected in needs.artifact_files.items():
-            if Path(name).name != name:
-                raise ArtifactError("invalid", f"model artifact names an unsafe file: {name!r}")
-            try:
-                data = (folder / name).read_bytes()
-            except OSError as exc:
-                raise ArtifactError("missing", f"model file {name} is unreadable: {exc}") from exc
-            actual = hashlib.sha256(data).hexdigest()
-            if actual != expected:
-                raise ArtifactError(
-                    "checksum",
-                    f"model file {name} checksum mismatch: expected {expected}, got {actual}",
-                )
-            files[name] = data
-        needs.attach_files(files)
 
 
 def manifest_checksum(model_dir: Path) -> str:

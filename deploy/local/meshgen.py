@@ -676,36 +676,46 @@ def gateway_listener(
         raise UnsupportedConfig(f"port {gw_port}: a certificate is needed exactly for HTTPS")
     labels = gateway_selector(docs)
     patches = _gateway_patches(find(docs, "EnvoyFilter", RATE_LIMIT_FILTER), labels, gw_port)
-    router = {
+    http_filters = rbac_filters(docs, labels) + apply_http_filter_patches(patches, [_router()])
+    if fill_interval:
+        set_fill_interval(http_filters, fill_interval)
+    route_config = {
+        "name": _route_config_name(server),
+        "virtual_hosts": virtual_hosts(docs, server, clusters, extra_domains, https_redirect),
+    }
+    hcm = _http_connection_manager(name, route_config, http_filters)
+    # As on Istio gateways: the client is the downstream peer.
+    hcm["typed_config"]["use_remote_address"] = True
+    apply_network_filter_patches(patches, hcm)
+    chain: dict = {"filters": [hcm]}
+    if tls:
+        chain["transport_socket"] = _tls_transport_socket(tls, server["tls"])
+    return _listener(name, address, port, chain)
+
+
+def _router() -> dict:
+    return {
         "name": ROUTER,
         "typed_config": {
             "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
         },
     }
-    http_filters = rbac_filters(docs, labels) + apply_http_filter_patches(patches, [router])
-    if fill_interval:
-        set_fill_interval(http_filters, fill_interval)
-    hcm = {
+
+
+def _http_connection_manager(stat_prefix: str, route_config: dict, http_filters: list) -> dict:
+    return {
         "name": HCM,
         "typed_config": {
             "@type": "type.googleapis.com/envoy.extensions.filters.network."
             "http_connection_manager.v3.HttpConnectionManager",
-            "stat_prefix": name,
-            # As on Istio gateways: the client is the downstream peer.
-            "use_remote_address": True,
-            "route_config": {
-                "name": _route_config_name(server),
-                "virtual_hosts": virtual_hosts(
-                    docs, server, clusters, extra_domains, https_redirect
-                ),
-            },
+            "stat_prefix": stat_prefix,
+            "route_config": route_config,
             "http_filters": http_filters,
         },
     }
-    apply_network_filter_patches(patches, hcm)
-    chain: dict = {"filters": [hcm]}
-    if tls:
-        chain["transport_socket"] = _tls_transport_socket(tls, server["tls"])
+
+
+def _listener(name: str, address: str, port: int, chain: dict) -> dict:
     return {
         "name": name,
         "address": {"socket_address": {"address": address, "port_value": port}},
@@ -773,38 +783,14 @@ def model_listener(
     domains = [host, f"{host}:*"]
     for domain in extra_domains:
         domains += [d for d in (domain, f"{domain}:*") if d not in domains]
-    hcm = {
-        "name": HCM,
-        "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.network."
-            "http_connection_manager.v3.HttpConnectionManager",
-            "stat_prefix": name,
-            "route_config": {
-                "name": str(route_port),
-                "virtual_hosts": [
-                    {
-                        "name": f"{host}:{route_port}",
-                        "domains": domains,
-                        "routes": routes(vs, clusters),
-                    }
-                ],
-            },
-            "http_filters": [
-                {
-                    "name": ROUTER,
-                    "typed_config": {
-                        "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3."
-                        "Router"
-                    },
-                }
-            ],
-        },
+    route_config = {
+        "name": str(route_port),
+        "virtual_hosts": [
+            {"name": f"{host}:{route_port}", "domains": domains, "routes": routes(vs, clusters)}
+        ],
     }
-    return {
-        "name": name,
-        "address": {"socket_address": {"address": address, "port_value": port}},
-        "filter_chains": [{"filters": [hcm]}],
-    }
+    hcm = _http_connection_manager(name, route_config, [_router()])
+    return _listener(name, address, port, {"filters": [hcm]})
 
 
 def bootstrap(listeners: list[dict], clusters: list[dict], admin_port: int) -> dict:

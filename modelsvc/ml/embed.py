@@ -1,11 +1,11 @@
 """Sentence embeddings for the ``embed`` pipeline, served by onnxruntime (no torch).
 
 The encoder is all-MiniLM-L6-v2 (mean-pooled, L2-normalised, 384 dimensions), exported to ONNX
-and quantised to int8 at training time (modelsvc/ml/encoder_build.py). Its graph is not
-pickled: it is a file of its own beside ``model.joblib`` (:data:`ENCODER_NAME`), and the
-pickled :class:`SentenceEncoder` keeps only its SHA-256 and the tokenizer. The artifact loader
-reads the file, checks it against that checksum, and only then hands it to onnxruntime
-(:meth:`SentenceEncoder.attach`), so a tampered encoder is refused before it is parsed.
+and quantised to int8 at training time (modelsvc/ml/encoder_build.py). Its graph travels inside
+the pickled :class:`SentenceEncoder`, so an embed model is one artifact like a lexical one: one
+file to release, download (``MODEL_URL``) and verify (``MODEL_SHA256``). The loader checks the
+artifact's SHA-256 before unpickling it, and the encoder checks its graph against the SHA-256 it
+recorded at training time before onnxruntime parses a byte of it.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from tokenizers import Tokenizer
 
 from modelsvc.ml.features import ReviewFeatures
 
-ENCODER_NAME = "encoder.onnx"
 # Reviews are short (a1: 12 words on average); 128 word pieces keep all but rambling ones whole.
 MAX_TOKENS = 128
 
@@ -45,41 +44,46 @@ class SentenceEncoder:
         self.tokenizer_json = tokenizer_json
         self.max_tokens = max_tokens
         self._memo: dict[str, np.ndarray] | None = None
+        self._graph: bytes | None = graph
         self._setup(graph)
 
-    def _setup(self, graph: bytes | None) -> None:
+    def _setup(self, graph: bytes) -> None:
+        actual = hashlib.sha256(graph).hexdigest()
+        if actual != self.sha256:
+            raise ValueError(
+                f"encoder graph checksum mismatch: expected {self.sha256}, got {actual}"
+            )
         self._tokenizer = Tokenizer.from_str(self.tokenizer_json)
         self._tokenizer.enable_truncation(self.max_tokens)
         # The shipped tokenizer pads to 128; texts go one by one, unpadded (see _encode).
         self._tokenizer.no_padding()
-        self._session = _session(graph) if graph is not None else None
+        self._session = _session(graph)
 
-    # Pickled without the graph (that is its own file) and without the onnxruntime session.
+    # Pickled with the graph, without the onnxruntime session.
     def __getstate__(self) -> dict[str, Any]:
+        if self._graph is None:
+            raise TypeError("an encoder loaded from an artifact is served, not pickled again")
         return {
             "sha256": self.sha256,
             "tokenizer_json": self.tokenizer_json,
             "max_tokens": self.max_tokens,
+            "graph": self._graph,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        if "graph" not in state:
+            raise ValueError("an embed artifact without its encoder inside: train it again")
+        graph = state.pop("graph")
         self.__dict__.update(state)
         self._memo = None
-        self._setup(None)
+        # Loaded to serve: onnxruntime holds the model, so a second copy of its 23 MB of
+        # bytes is not kept in every serving process.
+        self._graph = None
+        self._setup(graph)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> SentenceEncoder:
         # Read-only once built; scikit-learn's clone() must share it, not drop its session.
         return self
-
-    def attach(self, graph: bytes) -> None:
-        """Load the graph read from the encoder file, if it is the one this model was trained
-        with; anything else raises ValueError before onnxruntime parses a byte of it."""
-        actual = hashlib.sha256(graph).hexdigest()
-        if actual != self.sha256:
-            raise ValueError(
-                f"{ENCODER_NAME} checksum mismatch: expected {self.sha256}, got {actual}"
-            )
-        self._session = _session(graph)
 
     @contextmanager
     def memoized(self) -> Iterator[None]:
@@ -100,8 +104,6 @@ class SentenceEncoder:
         return np.array([self._memo[t] for t in texts]).reshape(len(texts), -1)
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
-        if self._session is None:
-            raise RuntimeError(f"the encoder graph ({ENCODER_NAME}) is not attached")
         session = self._session
         # One text per call, never a padded batch: the int8 graph quantises its activations
         # with one scale per call, so a review's embedding would depend on its neighbours'.
@@ -128,14 +130,6 @@ class EmbedReviewFeatures(TransformerMixin, BaseEstimator):
     ) -> None:
         self.encoder = encoder
         self.embedding_weight = embedding_weight
-
-    @property
-    def artifact_files(self) -> dict[str, str]:
-        """Files this step reads beside the artifact: name -> expected SHA-256."""
-        return {ENCODER_NAME: self._encoder().sha256}
-
-    def attach_files(self, files: dict[str, bytes]) -> None:
-        self._encoder().attach(files[ENCODER_NAME])
 
     def _encoder(self) -> SentenceEncoder:
         if self.encoder is None:

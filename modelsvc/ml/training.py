@@ -97,10 +97,6 @@ def train(
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    # Files the pipeline reads beside the artifact (its pickle records their checksums too).
-    files = {name: hashlib.sha256(data).hexdigest() for name, data in chosen.files.items()}
-    for name, data in chosen.files.items():
-        write_atomic(out / name, data)
     artifact = {
         "format": ARTIFACT_FORMAT,
         "version": version,
@@ -128,7 +124,6 @@ def train(
             "drift_profile": drift.summary(profile),
             "seed": seed,
             "pipeline": chosen.name,
-            "files": files,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "libraries": library_versions(chosen.libraries),
         }

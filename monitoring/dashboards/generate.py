@@ -286,6 +286,15 @@ def quantile(q: float, bucket_selector: str, by: str, window: str = "$__rate_int
     return f"histogram_quantile({q}, sum by (le{', ' + by if by else ''}) (rate({bucket_selector}[{window}])))"
 
 
+def quantile_targets(
+    bucket_selector: str, by: str, legend: str, quantiles: tuple[float, ...] = (0.5, 0.95, 0.99)
+) -> list[dict]:
+    """One target per quantile, each legend "p<q> " + ``legend``."""
+    return [
+        target(quantile(q, bucket_selector, by), f"p{round(q * 100)} {legend}") for q in quantiles
+    ]
+
+
 def app_requests(extra: str, window: str) -> str:
     return (
         f"increase(sentiment_app_requests_total{{{APP}{', ' + extra if extra else ''}}}[{window}])"
@@ -441,33 +450,21 @@ def service_health() -> dict:
         timeseries(
             "Web app latency p50 / p95 / p99 by version",
             "Server-side time per request (django-prometheus), without probes.",
-            [
-                target(
-                    quantile(
-                        q,
-                        f'{LATENCY}{{service="sentiment-app-service", view!~"{PROBE_VIEWS}"}}',
-                        "version",
-                    ),
-                    f"p{round(q * 100)} {{{{version}}}}",
-                )
-                for q in (0.5, 0.95, 0.99)
-            ],
+            quantile_targets(
+                f'{LATENCY}{{service="sentiment-app-service", view!~"{PROBE_VIEWS}"}}',
+                "version",
+                "{{version}}",
+            ),
             unit="s",
         ),
         timeseries(
             "Model service latency p50 / p95 / p99 by version",
             "Server-side time per request (django-prometheus), without probes.",
-            [
-                target(
-                    quantile(
-                        q,
-                        f'{LATENCY}{{service="sentiment-model-service", view!~"{PROBE_VIEWS}"}}',
-                        "version",
-                    ),
-                    f"p{round(q * 100)} {{{{version}}}}",
-                )
-                for q in (0.5, 0.95, 0.99)
-            ],
+            quantile_targets(
+                f'{LATENCY}{{service="sentiment-model-service", view!~"{PROBE_VIEWS}"}}',
+                "version",
+                "{{version}}",
+            ),
             unit="s",
         ),
         timeseries(
@@ -902,27 +899,19 @@ def model() -> dict:
         timeseries(
             "Inference time p50 / p95 / p99 by model version and endpoint",
             "Time in the model's predict call per request (a batch is one call), per model version. SentimentModelSlowInference fires when single reviews take over 1 s at p95.",
-            [
-                target(
-                    quantile(
-                        q, "sentiment_model_inference_seconds_bucket", "model_version, endpoint"
-                    ),
-                    f"p{round(q * 100)} {{{{model_version}}}} {{{{endpoint}}}}",
-                )
-                for q in (0.5, 0.95, 0.99)
-            ],
+            quantile_targets(
+                "sentiment_model_inference_seconds_bucket",
+                "model_version, endpoint",
+                "{{model_version}} {{endpoint}}",
+            ),
             unit="s",
         ),
         timeseries(
             "Reviews per inference call p50 / p95",
             "Batch sizes seen by the model.",
-            [
-                target(
-                    quantile(q, "sentiment_model_batch_size_bucket", "endpoint"),
-                    f"p{round(q * 100)} {{{{endpoint}}}}",
-                )
-                for q in (0.5, 0.95)
-            ],
+            quantile_targets(
+                "sentiment_model_batch_size_bucket", "endpoint", "{{endpoint}}", (0.5, 0.95)
+            ),
             unit="none",
         ),
         row("Jobs and failures"),

@@ -21,6 +21,7 @@ CONFIG_TEMPLATE = MONITORING / "local" / "prometheus.yml"
 DEFAULTS = {
     "SCRAPE_INTERVAL": "5s",
     "MODELSVC_PORT": "5000",
+    "MODELSVC_V2_PORT": "5004",
     "WEBAPP_PORT": "5001",
     "WEBAPP_V2_PORT": "5002",
     "WORKER_METRICS_PORT": "5003",

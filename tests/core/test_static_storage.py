@@ -24,18 +24,8 @@ def max_age(cache_control: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def web(module_database_url, tmp_path_factory):
-    server = start_server(
-        "webapp",
-        tmp_path_factory.mktemp("static"),
-        {
-            "DATABASE_URL": module_database_url,
-            "REDIS_URL": "",
-            "MODEL_SERVICE_URL": "http://127.0.0.1:9",
-        },
-    )
-    yield server
-    server.stop()
+def web(module_webapp):
+    return module_webapp("static", {"REDIS_URL": "", "MODEL_SERVICE_URL": "http://127.0.0.1:9"})
 
 
 @pytest.mark.parametrize("path", ["/", "/batch", "/admin/login/"])

@@ -11,6 +11,11 @@ from tests.deploy.manifests import DEPLOY, one
 UPSTREAMS = {"v1": ("127.0.0.1", 15001), "v2": ("127.0.0.1", 15002)}
 
 
+def _build(meshgen, docs, **options):
+    """meshgen.build with the ports and upstreams of every test here."""
+    return meshgen.build(docs, port=18080, admin_port=19901, upstreams=UPSTREAMS, **options)
+
+
 def _istio_docs(docs):
     return [d for d in docs if d["apiVersion"].split("/")[0].endswith("istio.io")]
 
@@ -35,7 +40,7 @@ def test_without_kubectl_the_istio_files_are_read_as_kustomize_renders_them(
 
 
 def test_translation_is_complete_for_the_deployed_objects(docs, meshgen):
-    config = meshgen.build(docs, port=18080, admin_port=19901, upstreams=UPSTREAMS)
+    config = _build(meshgen, docs)
     (listener,) = config["static_resources"]["listeners"]
     clusters = config["static_resources"]["clusters"]
     assert [c["name"].split("|")[2] for c in clusters] == ["v1", "v2"]
@@ -111,7 +116,7 @@ def test_what_is_not_modelled_is_refused(docs, meshgen, mutate, message):
     docs = copy.deepcopy(_istio_docs(docs))
     mutate(one(docs, "VirtualService", meshgen.VIRTUAL_SERVICE))
     with pytest.raises(meshgen.UnsupportedConfig, match=message):
-        meshgen.build(docs, port=18080, admin_port=19901, upstreams=UPSTREAMS)
+        _build(meshgen, docs)
 
 
 def _hcm(listener: dict) -> dict:
@@ -144,7 +149,7 @@ def test_https_redirect_and_tls_version_follow_the_gateway(docs, meshgen, tmp_pa
     for vhost in _hcm(plain)["route_config"]["virtual_hosts"]:
         assert vhost["require_tls"] == "ALL"
     tls = meshgen.Tls(tmp_path / "cert.pem", tmp_path / "key.pem")
-    config = meshgen.build(docs, port=18080, admin_port=19901, upstreams=UPSTREAMS, tls=tls)
+    config = _build(meshgen, docs, tls=tls)
     local_http, local_https = config["static_resources"]["listeners"]
     # Locally the HTTP port serves the app: the HTTPS port is not 443, a redirect would miss it.
     assert "require_tls" not in _hcm(local_http)["route_config"]["virtual_hosts"][0]
@@ -166,7 +171,7 @@ def test_rate_limit_and_its_429_reach_every_listener(docs, meshgen, tmp_path):
         server["hosts"] = ["shop.example", *server["hosts"][1:]]
     one(docs, "VirtualService", meshgen.VIRTUAL_SERVICE)["spec"]["hosts"] = ["shop.example"]
     tls = meshgen.Tls(tmp_path / "cert.pem", tmp_path / "key.pem")
-    config = meshgen.build(docs, port=18080, admin_port=19901, upstreams=UPSTREAMS, tls=tls)
+    config = _build(meshgen, docs, tls=tls)
     listeners = config["static_resources"]["listeners"]
     assert [listener["name"] for listener in listeners] == ["gateway", "gateway_https"]
     for listener in listeners:
@@ -186,7 +191,7 @@ def test_a_patch_for_another_port_does_not_apply(docs, meshgen):
     envoy_filter = one(docs, "EnvoyFilter", meshgen.RATE_LIMIT_FILTER)
     for patch in envoy_filter["spec"]["configPatches"]:
         patch["match"]["listener"]["portNumber"] = 8443
-    config = meshgen.build(docs, port=18080, admin_port=19901, upstreams=UPSTREAMS)
+    config = _build(meshgen, docs)
     hcm = _hcm(config["static_resources"]["listeners"][0])
     assert meshgen.LOCAL_RATELIMIT not in [f["name"] for f in hcm["http_filters"]]
     assert "local_reply_config" not in hcm
@@ -200,16 +205,14 @@ def test_a_certificate_needs_an_https_server(docs, meshgen, tmp_path):
     ]
     tls = meshgen.Tls(tmp_path / "cert.pem", tmp_path / "key.pem")
     with pytest.raises(meshgen.UnsupportedConfig, match="no HTTPS server"):
-        meshgen.build(docs, port=18080, admin_port=19901, upstreams=UPSTREAMS, tls=tls)
+        _build(meshgen, docs, tls=tls)
 
 
 def test_extra_domains_leave_the_listener_name_alone(docs, meshgen):
     """--domain used to rename the listener after the last domain (a reused loop variable)."""
-    config = meshgen.build(
+    config = _build(
+        meshgen,
         _istio_docs(docs),
-        port=18080,
-        admin_port=19901,
-        upstreams=UPSTREAMS,
         extra_domains=["localhost", "127.0.0.1"],
     )
     (listener,) = config["static_resources"]["listeners"]
@@ -268,7 +271,7 @@ def test_one_gateway_selector_for_filter_and_policy(docs, meshgen):
     )
     policy = one(docs, "AuthorizationPolicy", "gateway-monitoring-access")
     policy["spec"]["selector"]["matchLabels"] = labels
-    config = meshgen.build(docs, port=18080, admin_port=19901, upstreams=UPSTREAMS)
+    config = _build(meshgen, docs)
     names = [f["name"] for f in _hcm(config["static_resources"]["listeners"][0])["http_filters"]]
     assert names == [meshgen.RBAC, meshgen.LOCAL_RATELIMIT, meshgen.ROUTER]
 
@@ -288,7 +291,7 @@ def test_unmodelled_patches_are_refused(docs, meshgen, mutate, message):
     docs = copy.deepcopy(_istio_docs(docs))
     mutate(one(docs, "EnvoyFilter", meshgen.RATE_LIMIT_FILTER))
     with pytest.raises(meshgen.UnsupportedConfig, match=message):
-        meshgen.build(docs, port=18080, admin_port=19901, upstreams=UPSTREAMS)
+        _build(meshgen, docs)
 
 
 def test_filter_for_another_workload_is_refused(docs, meshgen):
@@ -296,7 +299,7 @@ def test_filter_for_another_workload_is_refused(docs, meshgen):
     envoy_filter = one(docs, "EnvoyFilter", meshgen.RATE_LIMIT_FILTER)
     envoy_filter["spec"]["workloadSelector"]["labels"] = {"app": "sentiment-app"}
     with pytest.raises(meshgen.UnsupportedConfig, match="ingress gateway"):
-        meshgen.build(docs, port=18080, admin_port=19901, upstreams=UPSTREAMS)
+        _build(meshgen, docs)
 
 
 # --- the model Service's route (the web app's sidecar) -----------------------------------------
@@ -305,11 +308,9 @@ MODEL_UPSTREAMS = {"v1": ("127.0.0.1", 15000), "v2": ("127.0.0.1", 15004)}
 
 
 def test_the_model_route_becomes_a_second_listener(docs, meshgen):
-    config = meshgen.build(
+    config = _build(
+        meshgen,
         _istio_docs(docs),
-        port=18080,
-        admin_port=19901,
-        upstreams=UPSTREAMS,
         model_port=18081,
         model_upstreams=MODEL_UPSTREAMS,
         extra_domains=["127.0.0.1"],
@@ -345,12 +346,10 @@ def test_the_model_route_becomes_a_second_listener(docs, meshgen):
 
 
 def test_without_model_upstreams_there_is_no_model_listener(docs, meshgen):
-    config = meshgen.build(_istio_docs(docs), port=18080, admin_port=19901, upstreams=UPSTREAMS)
+    config = _build(meshgen, _istio_docs(docs))
     assert [listener["name"] for listener in config["static_resources"]["listeners"]] == ["gateway"]
     with pytest.raises(ValueError, match="together"):
-        meshgen.build(
-            _istio_docs(docs), port=18080, admin_port=19901, upstreams=UPSTREAMS, model_port=1
-        )
+        _build(meshgen, _istio_docs(docs), model_port=1)
 
 
 @pytest.mark.parametrize(
@@ -379,11 +378,9 @@ def test_what_the_model_route_does_not_model_is_refused(docs, meshgen, mutate, m
     docs = copy.deepcopy(_istio_docs(docs))
     mutate(one(docs, "VirtualService", meshgen.MODEL_VIRTUAL_SERVICE))
     with pytest.raises(meshgen.UnsupportedConfig, match=message):
-        meshgen.build(
+        _build(
+            meshgen,
             docs,
-            port=18080,
-            admin_port=19901,
-            upstreams=UPSTREAMS,
             model_port=18081,
             model_upstreams=MODEL_UPSTREAMS,
         )
@@ -417,11 +414,9 @@ def test_what_the_model_destination_rule_does_not_model_is_refused(
     mutate(one(docs, "DestinationRule", meshgen.MODEL_DESTINATION_RULE))
     exception = meshgen.UnsupportedConfig if error == "UnsupportedConfig" else LookupError
     with pytest.raises(exception, match=message):
-        meshgen.build(
+        _build(
+            meshgen,
             docs,
-            port=18080,
-            admin_port=19901,
-            upstreams=UPSTREAMS,
             model_port=18081,
             model_upstreams=MODEL_UPSTREAMS,
         )

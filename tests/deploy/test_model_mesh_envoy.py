@@ -10,9 +10,7 @@ retried while an answered POST is not.
 """
 
 import http.client
-import http.server
 import json
-import threading
 
 import pytest
 import requests
@@ -20,6 +18,7 @@ import yaml
 
 from tests.deploy.conftest import running_envoy
 from tests.deploy.manifests import free_port, one
+from tests.support.servers import JsonServer
 
 HEADER = "x-model-variant"
 MODEL_HOST = "sentiment-model-service.sentiment.svc.cluster.local"
@@ -27,62 +26,24 @@ MODEL_HOST = "sentiment-model-service.sentiment.svc.cluster.local"
 pytestmark = pytest.mark.slow
 
 
-class VariantServer(http.server.ThreadingHTTPServer):
-    """A loopback model stand-in: answers every GET and POST with its variant and what it
-    received, with ``status`` (200 unless a test makes it fail); ``hits`` counts requests."""
+def answer_as(variant: str):
+    """The upstream names its variant and echoes what it received."""
 
-    daemon_threads = True
+    def answer(request) -> dict:
+        return {
+            "model_variant": variant,
+            "method": request.command,
+            "path": request.path,
+            "body": request.body.decode(),
+            "header": request.headers.get(HEADER),
+        }
 
-    def __init__(self, variant: str):
-        super().__init__(("127.0.0.1", 0), _VariantHandler)
-        self.variant = variant
-        self.status = 200
-        self.hits = 0
-        self.lock = threading.Lock()
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def port(self) -> int:
-        return self.server_address[1]
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-
-
-class _VariantHandler(http.server.BaseHTTPRequestHandler):
-    server: VariantServer
-
-    def _answer(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        received = self.rfile.read(length).decode() if length else ""
-        with self.server.lock:
-            self.server.hits += 1
-        body = json.dumps(
-            {
-                "model_variant": self.server.variant,
-                "method": self.command,
-                "path": self.path,
-                "body": received,
-                "header": self.headers.get(HEADER),
-            }
-        ).encode()
-        self.send_response(self.server.status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = _answer
-    do_POST = _answer
-
-    def log_message(self, *args):
-        pass
+    return answer
 
 
 @pytest.fixture(scope="module")
 def models():
-    servers = {variant: VariantServer(variant) for variant in ("v1", "v2")}
+    servers = {variant: JsonServer(answer_as(variant)) for variant in ("v1", "v2")}
     yield servers
     for server in servers.values():
         server.stop()

@@ -1,25 +1,11 @@
 """Two models side by side: a real service started as v2 on the embed model names itself and
 its model in every answer, and v1 (the default) does the same with its own."""
 
-import pytest
 import requests
-
-from tests.support.servers import start_server
 
 OIP_REQUEST = {
     "inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": ["Lovely food!"]}]
 }
-
-
-@pytest.fixture(scope="module")
-def v2_server(embed_dir, tmp_path_factory):
-    server = start_server(
-        "modelsvc",
-        tmp_path_factory.mktemp("modelsvc-v2"),
-        {"MODEL_VARIANT": "v2", "MODEL_DIR": str(embed_dir)},
-    )
-    yield server
-    server.stop()
 
 
 def _answers(url: str) -> dict[str, dict]:
@@ -49,8 +35,8 @@ def _check(answers: dict[str, dict], variant: str, service: str) -> None:
     assert answers["infer"]["parameters"] == {"model_variant": variant}
 
 
-def test_a_v2_service_says_so_in_every_answer(v2_server, embed_dir):
-    answers = _answers(v2_server.url)
+def test_a_v2_service_says_so_in_every_answer(model_v2_server, embed_dir):
+    answers = _answers(model_v2_server.url)
     _check(answers, "v2", "sentiment-model-v2")
     assert answers["version"]["model_version"].startswith("2.0.0+")
     assert answers["analyze"]["sentiment"] == "positive"

@@ -44,11 +44,10 @@ def streams(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def service(streams, tmp_path_factory):
-    server = start_server(
+    with start_server(
         "modelsvc", tmp_path_factory.mktemp("drift-svc"), {"MODEL_DIR": str(streams[0])}, workers=2
-    )
-    yield server
-    server.stop()
+    ) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

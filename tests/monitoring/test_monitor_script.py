@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_monitor_script_scrapes_the_local_services_with_the_alert_rules(
-    modelsvc_server, tmp_path, alerts
+    modelsvc_server, model_v2_server, tmp_path, alerts
 ):
     port = free_port()
     env = {
@@ -22,6 +22,7 @@ def test_monitor_script_scrapes_the_local_services_with_the_alert_rules(
         "VAR_DIR": str(tmp_path / "var"),
         "PROMETHEUS_PORT": str(port),
         "MODELSVC_PORT": str(modelsvc_server.port),
+        "MODELSVC_V2_PORT": str(model_v2_server.port),
         # Nothing listens on these: their targets are simply down.
         "WEBAPP_PORT": str(free_port()),
         "WEBAPP_V2_PORT": str(free_port()),
@@ -39,8 +40,14 @@ def test_monitor_script_scrapes_the_local_services_with_the_alert_rules(
         deadline = time.monotonic() + 30
         while True:
             targets = requests.get(url + "/api/v1/targets", timeout=5).json()["data"]
-            health = {t["labels"]["job"]: t["health"] for t in targets["activeTargets"]}
-            if health.get("sentiment-model-service") == "up":
+            active = targets["activeTargets"]
+            health = {t["labels"]["job"]: t["health"] for t in active}
+            models = {
+                t["labels"]["version"]: t["health"]
+                for t in active
+                if t["labels"]["job"] == "sentiment-model-service"
+            }
+            if models == {"v1": "up", "v2": "up"}:
                 break
             assert time.monotonic() < deadline, health
             time.sleep(0.5)
@@ -55,7 +62,11 @@ def test_monitor_script_scrapes_the_local_services_with_the_alert_rules(
             params={"query": 'sentiment_model_ready{service="sentiment-model-service"}'},
             timeout=5,
         ).json()
-        assert answer["data"]["result"], answer
+        ready = {
+            r["metric"]["version"]: r["metric"]["model_version"] for r in answer["data"]["result"]
+        }
+        assert set(ready) == {"v1", "v2"}, answer
+        assert ready["v1"].startswith("1.") and ready["v2"].startswith("2."), ready
         groups = requests.get(url + "/api/v1/rules", timeout=5).json()["data"]["groups"]
         alerting = {r["name"] for g in groups for r in g["rules"] if r["type"] == "alerting"}
         assert alerting == set(alerts)

@@ -15,6 +15,5 @@ def tiny_modelsvc(tmp_path_factory) -> Server:
     """A real model service (gunicorn, 2 workers) serving a small real pipeline."""
     tmp = tmp_path_factory.mktemp("tiny-modelsvc")
     model_dir = tiny_model_dir(tmp / "model", MODEL_VERSION)
-    server = start_server("modelsvc", tmp, {"MODEL_DIR": str(model_dir)}, workers=2)
-    yield server
-    server.stop()
+    with start_server("modelsvc", tmp, {"MODEL_DIR": str(model_dir)}, workers=2) as server:
+        yield server

@@ -15,7 +15,7 @@ import pytest
 import requests
 from django.conf import settings
 
-from devtools.servers import read_log, stop_process
+from devtools.servers import stop_process
 from tests.support.artifacts import write_tiny_artifact
 from tests.support.servers import (
     REPO,
@@ -282,52 +282,3 @@ class RedisServer:
         if self.proc is not None:
             stop_process(self.proc, timeout=10)
         self.proc = None
-
-
-class CeleryProcess:
-    """A real Celery process of the web app: ``worker`` (solo pool) or ``beat``."""
-
-    def __init__(self, kind: str, directory: Path, env: dict):
-        directory.mkdir(parents=True, exist_ok=True)
-        self.log = directory / f"celery-{kind}.log"
-        full_env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "webapp.settings",
-            "APP_MODE": "test",
-            "VAR_DIR": str(directory / "var"),
-            **env,
-        }
-        full_env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        if kind == "worker":
-            args = [
-                "worker",
-                "--pool",
-                "solo",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "--hostname",
-                f"reliability-{os.getpid()}@%h",
-            ]
-        else:
-            args = [
-                "beat",
-                "--schedule",
-                str(directory / "beat-schedule"),
-                "--pidfile",
-                str(directory / "beat.pid"),
-            ]
-        with self.log.open("ab") as handle:
-            self.proc = subprocess.Popen(
-                [str(VENV_BIN / "celery"), "-A", "webapp.celery", *args, "--loglevel", "INFO"],
-                cwd=REPO,
-                env=full_env,
-                stdout=handle,
-                stderr=subprocess.STDOUT,
-            )
-
-    def logs(self) -> str:
-        return read_log(self.log)
-
-    def stop(self) -> None:
-        stop_process(self.proc, timeout=20)

@@ -27,9 +27,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("db-faults-model")
-    server = start_server("modelsvc", tmp, {"MODEL_DIR": str(tiny_model_dir(tmp / "model"))})
-    yield server
-    server.stop()
+    with start_server("modelsvc", tmp, {"MODEL_DIR": str(tiny_model_dir(tmp / "model"))}) as server:
+        yield server
 
 
 def through(proxy: FaultProxy, url: str) -> str:

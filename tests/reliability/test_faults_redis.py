@@ -4,12 +4,14 @@ is kept and waits, and it is processed once Redis is back, by the real worker an
 The test runs its own memory-only redis-server on a free port and stops and restarts it
 there; the machine's shared Redis is never touched."""
 
+import os
 import time
 
 import pytest
 import requests
 
-from tests.reliability.harness import CeleryProcess, RedisServer, start_webapp, wait_until
+from devtools.celery import start_beat, start_worker
+from tests.reliability.harness import RedisServer, start_webapp, wait_until
 from webapp.batch.models import BatchJob, BatchRow
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -28,8 +30,13 @@ def stack(shared_db, tiny_modelsvc, tmp_path):
     }
     webapp = start_webapp(tmp_path / "web", tiny_modelsvc.url, {"REDIS_URL": redis.url})
     celery_env = {**env, "DJANGO_SETTINGS_MODULE": "tests.reliability.fast_sweep_settings"}
-    worker = CeleryProcess("worker", tmp_path / "worker", celery_env)
-    beat = CeleryProcess("beat", tmp_path / "beat", celery_env)
+    worker = start_worker(
+        tmp_path / "worker",
+        celery_env,
+        name=f"reliability-{os.getpid()}",
+        options=["--pool=solo", "--without-heartbeat"],
+    )
+    beat = start_beat(tmp_path / "beat", celery_env)
     yield {"redis": redis, "webapp": webapp, "worker": worker, "beat": beat}
     for process in (beat, worker, webapp):
         process.stop()

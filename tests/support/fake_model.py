@@ -6,7 +6,8 @@ The fixtures are imported by the conftest of the tests that talk to it.
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -56,6 +57,20 @@ def answer_slowly(seconds: float) -> Callable:
     def respond(handler: "_Handler", received: Received) -> None:
         time.sleep(seconds)
         answer_like_model(handler, received)
+
+    return respond
+
+
+def answer_as(variant: str) -> Callable:
+    """A model that names itself ``variant`` in every answer: one positive result per review
+    of a batch, or one for a single review."""
+
+    def respond(handler: "_Handler", received: Received) -> None:
+        result = {"sentiment": "positive", "confidence": 0.9}
+        reviews = received.json().get("reviews")
+        payload = {"results": [result] * len(reviews)} if reviews is not None else result
+        naming = {"model_version": f"{variant}-1", "model_variant": variant}
+        answer_json(200, payload | naming)(handler, received)
 
     return respond
 
@@ -117,21 +132,40 @@ class FakeModelService:
         self.respond = hang_up
 
 
-@pytest.fixture(scope="session")
-def _fake_server():
+@contextmanager
+def running(respond: Callable = answer_like_model) -> Iterator[FakeModelService]:
+    """A fake model service on a free loopback port, in a thread of its own."""
     server = _Server(("127.0.0.1", 0), _Handler)
-    server.fake = FakeModelService(server.server_address[1])
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    server.fake = FakeModelService(server.server_address[1], respond=respond)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.fake
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def two_models(settings) -> Iterator[dict[str, FakeModelService]]:
+    """Model v1 and model v2 as two real HTTP servers, as `make run` serves them, each
+    naming itself in its answers; the web app's settings point at them."""
+    with running(answer_as("v1")) as v1, running(answer_as("v2")) as v2:
+        settings.MODEL_SERVICE_URL = v1.url
+        settings.MODEL_SERVICE_V2_URL = v2.url
+        settings.MODEL_SERVICE_CONNECT_TIMEOUT = 0.5
+        yield {"v1": v1, "v2": v2}
+
+
+@pytest.fixture(scope="session")
+def _fake_server() -> Iterator[FakeModelService]:
+    with running() as fake:
+        yield fake
 
 
 @pytest.fixture
 def fake_model(_fake_server, settings) -> FakeModelService:
     """The web app talks to the fake model service, with short timeouts."""
-    fake = _fake_server.fake
+    fake = _fake_server
     fake.respond = answer_like_model
     fake.received.clear()
     settings.MODEL_SERVICE_URL = fake.url

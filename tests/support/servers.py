@@ -14,7 +14,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from devtools.data import A1, A2, CORPUS, SHARED_DATA
-from devtools.servers import REPO, VENV_BIN, Server, free_port, manage, start_server, wait_for
+from devtools.servers import (
+    REPO,
+    VENV_BIN,
+    Server,
+    free_port,
+    manage,
+    poll,
+    start_server,
+    wait_for,
+)
 
 __all__ = [
     "A1",
@@ -27,6 +36,7 @@ __all__ = [
     "Server",
     "free_port",
     "manage",
+    "poll",
     "server_database_url",
     "start_script",
     "start_server",
@@ -47,14 +57,16 @@ def server_database_url() -> str:
 
 
 class JsonServer(http.server.ThreadingHTTPServer):
-    """A loopback HTTP server, in a thread of its own, answering every GET with the JSON
-    that ``answer`` makes of the request; ``hits`` counts the requests it answered."""
+    """A loopback HTTP server, in a thread of its own, answering every GET and POST with
+    ``status`` and the JSON that ``answer`` makes of the request (its body read into
+    ``handler.body``); ``hits`` counts the requests it answered."""
 
     daemon_threads = True
 
-    def __init__(self, answer: Callable[[http.server.BaseHTTPRequestHandler], object]):
+    def __init__(self, answer: Callable[["_JsonHandler"], object], status: int = 200):
         super().__init__(("127.0.0.1", 0), _JsonHandler)
         self.answer = answer
+        self.status = status
         self.hits = 0
         self.lock = threading.Lock()
         threading.Thread(target=self.serve_forever, daemon=True).start()
@@ -70,16 +82,21 @@ class JsonServer(http.server.ThreadingHTTPServer):
 
 class _JsonHandler(http.server.BaseHTTPRequestHandler):
     server: JsonServer
+    body = b""
 
-    def do_GET(self):
+    def _answer(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        self.body = self.rfile.read(length) if length else b""
         with self.server.lock:
             self.server.hits += 1
         body = json.dumps(self.server.answer(self)).encode()
-        self.send_response(200)
+        self.send_response(self.server.status)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    do_GET = do_POST = _answer
 
     def log_message(self, *args):
         pass

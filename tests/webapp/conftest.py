@@ -3,7 +3,7 @@ receiver."""
 
 import pytest
 
-from tests.support.fake_model import _fake_server, dead_model, fake_model  # noqa: F401
+from tests.support.fake_model import _fake_server, dead_model, fake_model, two_models  # noqa: F401
 from tests.webapp.experiments.webhooks import start_receiver
 
 

@@ -2,6 +2,7 @@
 for single reviews and batches."""
 
 import json
+import socket
 import time
 
 import pytest
@@ -97,6 +98,28 @@ def test_a_slow_answer_times_out(fake_model, settings):
     assert len(fake_model.received) == 1
 
 
+def test_a_connection_that_is_never_accepted_times_out(settings):
+    # A listener whose accept queue is full drops further SYNs: the connect hangs.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        fillers = [socket.socket() for _ in range(3)]
+        for filler in fillers:
+            filler.setblocking(False)
+            filler.connect_ex(listener.getsockname())
+        time.sleep(0.1)
+        settings.MODEL_SERVICE_URL = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        settings.MODEL_SERVICE_CONNECT_TIMEOUT = 0.3
+        settings.MODEL_SERVICE_RETRIES = 1
+        started = time.monotonic()
+        with pytest.raises(modelservice.ModelServiceError) as caught:
+            modelservice.analyze("fine", request_id="r1")
+        for filler in fillers:
+            filler.close()
+    assert caught.value.reason == "timeout"
+    assert time.monotonic() - started < 3
+
+
 def test_a_refused_connection_is_unavailable(dead_model):
     with pytest.raises(modelservice.ModelServiceError) as caught:
         modelservice.analyze("fine", request_id="r1")
@@ -114,8 +137,7 @@ def test_a_request_that_reached_the_server_is_never_sent_again(fake_model, setti
 
 def test_only_connection_failures_are_retried(settings):
     settings.MODEL_SERVICE_RETRIES = 3
-    adapter = modelservice._session(settings.MODEL_SERVICE_RETRIES).get_adapter("http://model")
-    retry = adapter.max_retries
+    retry = modelservice._pool(settings.MODEL_SERVICE_RETRIES).connection_pool_kw["retries"]
     assert retry.connect == 3
     assert retry.read is False
     assert retry.status == 0
@@ -123,8 +145,8 @@ def test_only_connection_failures_are_retried(settings):
     assert "POST" in retry.allowed_methods
 
 
-def test_the_session_is_pooled_and_shared(settings):
-    assert modelservice._session(settings.MODEL_SERVICE_RETRIES) is modelservice._session(
+def test_the_pool_is_shared(settings):
+    assert modelservice._pool(settings.MODEL_SERVICE_RETRIES) is modelservice._pool(
         settings.MODEL_SERVICE_RETRIES
     )
 

@@ -15,13 +15,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.downloads import DownloadView, csv_lines
+from core.downloads import DownloadView, csv_lines, spreadsheet_safe
 from core.errors import ApiError, error_body
 from core.schema import errors
 from webapp.batch import selectors, tasks, uploads
 from webapp.batch import serializers as s
 from webapp.batch.models import BatchJob, JobStatus
-from webapp.batch.parsing import UploadError, spreadsheet_safe
+from webapp.batch.parsing import UploadError
 from webapp.experiments.middleware import visitor_id
 
 CSV_HEADER = ("row", "review", "sentiment", "confidence")

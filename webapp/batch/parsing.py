@@ -248,11 +248,3 @@ def parse_reviews(
         )
     )
     return ParsedFile(reviews, skipped.empty, skipped.too_long, skipped.too_long_rows)
-
-
-# Spreadsheets run a cell starting with one of these as a formula (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(value: str) -> str:
-    return "'" + value if value.startswith(_FORMULA_START) else value

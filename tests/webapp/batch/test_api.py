@@ -12,18 +12,17 @@ from django.test import Client
 from django.utils import timezone
 from prometheus_client import REGISTRY
 
+from core.downloads import spreadsheet_safe
 from tests.support.servers import A2
+from tests.webapp.batch.uploads import named, post_announcing
 from webapp.batch import services
 from webapp.batch.models import BatchJob, BatchRow, JobStatus
-from webapp.batch.parsing import spreadsheet_safe
 
 pytestmark = pytest.mark.django_db
 
 
 def upload(client, data: bytes, name: str = "reviews.tsv"):
-    handle = io.BytesIO(data)
-    handle.name = name
-    return client.post("/api/batch", {"file": handle})
+    return client.post("/api/batch", {"file": named(data, name)})
 
 
 def sample(name: str, **labels) -> float:
@@ -265,13 +264,7 @@ def test_request_shape_errors(client):
 
 def test_an_oversized_body_is_refused_before_it_is_read(client, settings):
     settings.BATCH_MAX_BYTES = 1000
-    response = client.generic(
-        "POST",
-        "/api/batch",
-        b"",
-        content_type="multipart/form-data; boundary=x",
-        CONTENT_LENGTH="10000000",
-    )
+    response = post_announcing(client, "/api/batch", 10_000_000)
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "file_too_large"
 

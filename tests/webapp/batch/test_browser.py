@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.support.servers import A2, start_server
+from tests.support.servers import A2
 from webapp.batch import services
 from webapp.batch.models import BatchJob
 
@@ -15,22 +15,18 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture(scope="module")
-def web(module_database_url, modelsvc_server, tmp_path_factory):
+def web(module_webapp, modelsvc_server):
     """The web app without REDIS_URL, tasks run in the request (no worker to start); the job
     page polls at the production default."""
-    server = start_server(
-        "webapp",
-        tmp_path_factory.mktemp("batch-browser"),
+    return module_webapp(
+        "batch-browser",
         {
-            "DATABASE_URL": module_database_url,
             "MODEL_SERVICE_URL": modelsvc_server.url,
             "REDIS_URL": "",
             "CELERY_TASK_ALWAYS_EAGER": "true",
         },
         ready_path="/health/live",
     )
-    yield server
-    server.stop()
 
 
 def test_the_form_works_without_javascript(chromium, web, tmp_path):

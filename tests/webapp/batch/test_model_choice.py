@@ -1,46 +1,18 @@
 """A batch job classified by the model chosen at upload (v1 by default), over real HTTP."""
 
 import io
-import threading
 
 import pytest
 from django.test import Client
 
-from tests.support.fake_model import FakeModelService, Received, _Handler, _Server, answer_json
 from webapp.batch.models import BatchJob
 
 pytestmark = pytest.mark.django_db
 
 
-def answer_batches_as(variant: str):
-    def respond(handler, received: Received) -> None:
-        reviews = received.json()["reviews"]
-        answer_json(
-            200,
-            {
-                "results": [{"sentiment": "positive", "confidence": 0.8} for _ in reviews],
-                "model_version": f"{variant}-1",
-                "model_variant": variant,
-            },
-        )(handler, received)
-
-    return respond
-
-
 @pytest.fixture
-def models(settings, eager):
-    servers = {}
-    for variant in ("v1", "v2"):
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.fake = FakeModelService(server.server_address[1], respond=answer_batches_as(variant))
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers[variant] = server
-    settings.MODEL_SERVICE_URL = servers["v1"].fake.url
-    settings.MODEL_SERVICE_V2_URL = servers["v2"].fake.url
-    yield {variant: server.fake for variant, server in servers.items()}
-    for server in servers.values():
-        server.shutdown()
-        server.server_close()
+def models(two_models, eager):
+    return two_models
 
 
 def upload(**fields):

@@ -1,28 +1,16 @@
 """The batch pages through Django's test client, tasks in-process (no REDIS_URL)."""
 
-import io
 import re
 import uuid
 
 import pytest
 from django.test import Client
 
+from tests.support.pages import assert_no_inline_code
 from tests.support.servers import A2
+from tests.webapp.batch.uploads import named, post_announcing
 
 pytestmark = pytest.mark.django_db
-
-
-def named(data: bytes, name: str = "reviews.tsv") -> io.BytesIO:
-    handle = io.BytesIO(data)
-    handle.name = name
-    return handle
-
-
-def assert_no_inline_code(html: str) -> None:
-    """The CSP allows no inline script or style: every script has a src, nothing a style."""
-    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html)
-    assert " style=" not in html
-    assert "<style" not in html
 
 
 def test_the_upload_page_explains_the_format_and_limits(client, settings):
@@ -31,10 +19,13 @@ def test_the_upload_page_explains_the_format_and_limits(client, settings):
     response = client.get("/batch")
     assert response.status_code == 200
     html = response.content.decode()
-    assert 'enctype="multipart/form-data"' in html
-    assert 'name="file"' in html
-    assert "csrfmiddlewaretoken" in html
-    assert "Up to 5 MB and 10000 reviews" in html
+    for fragment in (
+        'enctype="multipart/form-data"',
+        'name="file"',
+        "csrfmiddlewaretoken",
+        "Up to 5 MB and 10000 reviews",
+    ):
+        assert fragment in html
     # Styled like every other primary button, and spelt as in the navigation.
     assert '<button type="submit" class="button button-primary">Analyze file</button>' in html
     assert "Analyse" not in html
@@ -107,13 +98,7 @@ def test_a_form_without_a_file_asks_for_one(client):
 
 def test_an_oversized_form_is_refused_before_it_is_read(client, settings):
     settings.BATCH_MAX_BYTES = 1000
-    response = client.generic(
-        "POST",
-        "/batch",
-        b"",
-        content_type="multipart/form-data; boundary=x",
-        CONTENT_LENGTH="10000000",
-    )
+    response = post_announcing(client, "/batch", 10_000_000)
     assert response.status_code == 413
     assert "The file is larger than 1000 bytes." in response.content.decode()
 

@@ -3,7 +3,6 @@ worker only (``FOR UPDATE SKIP LOCKED``), and a worker killed in the middle leav
 chunk to the others, so every row is classified once and the model service sees each
 review once, apart from at most the killed worker's chunks in flight."""
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
@@ -11,7 +10,7 @@ import pytest
 import requests
 
 from tests.reliability.harness import postgres_database
-from tests.support.servers import A1, start_server
+from tests.support.servers import A1, poll, start_server
 from tests.webapp.batch.workers import start_worker
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -41,13 +40,7 @@ def job_counts(db_url: str, job_id: str) -> tuple[str, int, int]:
 
 
 def wait_for(db_url: str, job_id: str, done, timeout: float, logs) -> tuple[str, int, int]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = job_counts(db_url, job_id)
-        if done(state):
-            return state
-        time.sleep(0.02)
-    raise AssertionError(f"job {job_id} still {state} after {timeout}s\n{logs()[-3000:]}")
+    return poll(lambda: job_counts(db_url, job_id), done, timeout, interval=0.02, logs=logs)
 
 
 def test_workers_split_one_job_and_survive_one_of_them_being_killed(

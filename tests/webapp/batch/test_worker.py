@@ -8,7 +8,7 @@ import time
 import pytest
 import requests
 
-from tests.support.servers import A1, A2, free_port, start_server
+from tests.support.servers import A1, A2, free_port, poll, start_server
 from tests.webapp.batch.workers import TEST_REDIS_URL, start_worker
 from webapp.batch.models import BatchJob, BatchRow
 
@@ -16,22 +16,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture(scope="module")
-def web(module_database_url, tmp_path_factory):
-    server = start_server(
-        "webapp",
-        tmp_path_factory.mktemp("batch-web"),
-        # Chunks are cut when the upload is stored: small ones make a job of a few hundred
-        # rows last long enough to kill a worker in the middle of it.
-        {
-            "DATABASE_URL": module_database_url,
-            "REDIS_URL": TEST_REDIS_URL,
-            "BATCH_CHUNK_SIZE": "5",
-            "BATCH_FANOUT": "1",
-        },
+def web(module_webapp):
+    # Chunks are cut when the upload is stored: small ones make a job of a few hundred rows
+    # last long enough to kill a worker in the middle of it.
+    return module_webapp(
+        "batch-web",
+        {"REDIS_URL": TEST_REDIS_URL, "BATCH_CHUNK_SIZE": "5", "BATCH_FANOUT": "1"},
         ready_path="/health/live",
     )
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -75,15 +67,8 @@ def job_state(web, job_id: str) -> dict:
     return response.json()
 
 
-def wait_until(web, job_id: str, done, timeout: float, worker=None) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = job_state(web, job_id)
-        if done(state):
-            return state
-        time.sleep(0.05)
-    logs = worker.logs()[-3000:] if worker else ""
-    raise AssertionError(f"job {job_id} still {state} after {timeout}s\n{logs}")
+def wait_until(web, job_id: str, done, timeout: float, worker) -> dict:
+    return poll(lambda: job_state(web, job_id), done, timeout, logs=worker.logs)
 
 
 def assert_every_row_classified_once(job_id: str, total: int) -> None:

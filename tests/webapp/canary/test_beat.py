@@ -1,13 +1,13 @@
 """The guard on the real stack: celery beat schedules the checks through Redis, a real
 worker runs them against the test database and exports its metrics."""
 
-import time
-
 import pytest
 
-from tests.webapp.batch.workers import start_beat, start_worker
+from devtools.celery import start_beat
+from tests.support.servers import poll
+from tests.webapp.batch.workers import start_worker
 from tests.webapp.canary.factories import CanaryGuardFactory
-from tests.webapp.canary.traffic import running_experiment, traffic
+from tests.webapp.canary.traffic import running_experiment, served
 from webapp.canary.models import CanaryEvent
 from webapp.experiments.models import Experiment, Status
 
@@ -15,22 +15,20 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def wait_for(condition, timeout: float, what: str, *processes) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    logs = "\n".join(process.logs()[-2000:] for process in processes)
-    raise AssertionError(f"{what} did not happen within {timeout}s\n{logs}")
+    def logs() -> str:
+        return "\n".join(process.logs()[-2000:] for process in processes)
+
+    try:
+        poll(condition, bool, timeout, interval=0.2, logs=logs)
+    except TimeoutError as exc:
+        raise AssertionError(f"{what} did not happen: {exc}") from None
 
 
 def test_beat_and_worker_roll_back_a_failing_canary_only(live_database_url, redis_url, tmp_path):
     failing = running_experiment("beat-failing")
-    traffic(failing, "A", answered=100, failed=1)
-    traffic(failing, "B", answered=50, failed=50)
+    served(failing, a=dict(answered=100, failed=1), b=dict(answered=50, failed=50))
     healthy = running_experiment("beat-healthy")
-    traffic(healthy, "A", answered=100, failed=1)
-    traffic(healthy, "B", answered=100, failed=1)
+    served(healthy, a=dict(answered=100, failed=1), b=dict(answered=100, failed=1))
     for experiment in (failing, healthy):
         CanaryGuardFactory(
             experiment=experiment,

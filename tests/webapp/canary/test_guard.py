@@ -7,7 +7,12 @@ from django.utils import timezone
 from prometheus_client import REGISTRY
 
 from tests.webapp.canary.factories import CanaryGuardFactory
-from tests.webapp.canary.traffic import running_experiment, running_model_experiment, traffic
+from tests.webapp.canary.traffic import (
+    running_experiment,
+    running_model_experiment,
+    served,
+    traffic,
+)
 from webapp.canary import services
 from webapp.canary.models import CanaryEvent, CanaryGuard
 from webapp.experiments.models import ExperimentChange, Status
@@ -47,8 +52,7 @@ def check_with_feedback(name: str, answered: int, *, a: tuple[int, int], b: tupl
 
 def test_a_failing_b_is_rolled_back_with_the_numbers():
     experiment = running_experiment("failing-b")
-    traffic(experiment, "A", answered=100, failed=1)
-    traffic(experiment, "B", answered=60, failed=40)
+    served(experiment, a=dict(answered=100, failed=1), b=dict(answered=60, failed=40))
     guard = guard_for(experiment)
     rollbacks = counted("sentiment_canary_rollbacks_total", experiment="failing-b")
     breaches = checks("failing-b", "breach")
@@ -78,8 +82,7 @@ def test_a_failing_b_is_rolled_back_with_the_numbers():
 
 def test_a_slow_b_is_rolled_back():
     experiment = running_experiment("slow-b")
-    traffic(experiment, "A", answered=80, latency_ms=40)
-    traffic(experiment, "B", answered=80, latency_ms=900)
+    served(experiment, a=dict(answered=80, latency_ms=40), b=dict(answered=80, latency_ms=900))
     guard = guard_for(experiment)
     assert services.check_guard(guard.pk) == "breach"
     experiment.refresh_from_db()
@@ -89,11 +92,9 @@ def test_a_slow_b_is_rolled_back():
 
 def test_a_slow_model_v2_is_rolled_back_by_its_model_experiment_alone():
     frontend = running_experiment("frontend-healthy")
-    traffic(frontend, "A", answered=80, latency_ms=40)
-    traffic(frontend, "B", answered=80, latency_ms=40)
+    served(frontend, a=dict(answered=80, latency_ms=40), b=dict(answered=80, latency_ms=40))
     model = running_model_experiment("model-slow")
-    traffic(model, "A", answered=80, latency_ms=40)
-    traffic(model, "B", answered=80, latency_ms=900)
+    served(model, a=dict(answered=80, latency_ms=40), b=dict(answered=80, latency_ms=900))
     guard_for(frontend)
     guard = guard_for(model)
     assert services.check_guard(guard.pk) == "breach"
@@ -119,8 +120,7 @@ def test_a_slightly_worse_b_on_few_visitors_is_not_rolled_back():
 
 def test_a_healthy_b_is_left_alone_and_promotion_is_only_suggested():
     experiment = running_experiment("healthy-b")
-    traffic(experiment, "A", answered=100, failed=1)
-    traffic(experiment, "B", answered=100, failed=1)
+    served(experiment, a=dict(answered=100, failed=1), b=dict(answered=100, failed=1))
     guard = guard_for(experiment)
     now = timezone.now()
     healthy = checks("healthy-b", "healthy")
@@ -142,8 +142,7 @@ def test_a_healthy_b_is_left_alone_and_promotion_is_only_suggested():
 
 def test_promotion_happens_only_when_allowed():
     experiment = running_experiment("promote-b")
-    traffic(experiment, "A", answered=60)
-    traffic(experiment, "B", answered=60)
+    served(experiment, a=dict(answered=60), b=dict(answered=60))
     guard = guard_for(experiment, allow_auto_promotion=True, healthy_checks_before_promotion=2)
     now = timezone.now()
     assert services.check_guard(guard.pk, now=now) == "healthy"
@@ -161,8 +160,9 @@ def test_promotion_happens_only_when_allowed():
 
 def test_too_little_traffic_is_insufficient_data_and_changes_nothing():
     experiment = running_experiment("quiet-b")
-    traffic(experiment, "A", answered=100)
-    traffic(experiment, "B", answered=10, failed=10)  # 50 % errors, but only 20 requests
+    served(
+        experiment, a=dict(answered=100), b=dict(answered=10, failed=10)
+    )  # 50 % errors, but only 20 requests
     guard = guard_for(experiment)
     before = checks("quiet-b", "insufficient_data")
     assert services.check_guard(guard.pk) == "insufficient_data"
@@ -177,8 +177,7 @@ def test_too_little_traffic_is_insufficient_data_and_changes_nothing():
 
 def test_only_traffic_inside_the_window_counts():
     experiment = running_experiment("old-failures")
-    traffic(experiment, "A", answered=100)
-    traffic(experiment, "B", answered=100, failed=50)
+    served(experiment, a=dict(answered=100), b=dict(answered=100, failed=50))
     guard = guard_for(experiment, window_minutes=5)
     # Ten minutes later the failures are out of the window, and so is everything else.
     later = timezone.now() + timedelta(minutes=10)
@@ -220,8 +219,7 @@ def test_disabled_guards_and_stopped_experiments_are_not_checked():
 
 def test_allowing_promotion_after_the_streak_passed_the_count_still_promotes():
     experiment = running_experiment("late-allow")
-    traffic(experiment, "A", answered=60)
-    traffic(experiment, "B", answered=60)
+    served(experiment, a=dict(answered=60), b=dict(answered=60))
     guard = guard_for(experiment, healthy_checks_before_promotion=2)
     now = timezone.now()
     for minute in range(3):
@@ -241,8 +239,7 @@ def test_allowing_promotion_after_the_streak_passed_the_count_still_promotes():
 
 def test_a_check_without_enough_data_restarts_the_healthy_streak():
     experiment = running_experiment("streak-reset")
-    traffic(experiment, "A", answered=60)
-    traffic(experiment, "B", answered=60)
+    served(experiment, a=dict(answered=60), b=dict(answered=60))
     guard = guard_for(experiment)  # a suggestion after 3 healthy checks in a row
     now = timezone.now()
     for minute in range(2):

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from tests.webapp.canary.factories import CanaryGuardFactory
-from tests.webapp.canary.traffic import traffic
+from tests.webapp.canary.traffic import served, traffic
 from webapp.canary import services
 from webapp.experiments import services as experiments
 from webapp.experiments.models import Action, Experiment, Status
@@ -55,8 +55,7 @@ def test_a_healthy_b_walks_the_plan_from_10_to_100_percent(
     with django_capture_on_commit_callbacks(execute=True):
         experiment = ramped_experiment("ramp-healthy", "10, 25, 50, 100", checks=2)
     assert experiment.weight == 0.1
-    traffic(experiment, "A", answered=100, failed=1)
-    traffic(experiment, "B", answered=100, failed=1)
+    served(experiment, a=dict(answered=100, failed=1), b=dict(answered=100, failed=1))
     check = checker(experiment)
 
     weights = []
@@ -96,8 +95,7 @@ def test_a_healthy_b_walks_the_plan_from_10_to_100_percent(
 def test_a_breaching_b_is_rolled_back_to_a_mid_ramp(webhook, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         experiment = ramped_experiment("ramp-breach", "10, 50, 100", checks=1)
-    traffic(experiment, "A", answered=100, failed=1)
-    traffic(experiment, "B", answered=100, failed=1)
+    served(experiment, a=dict(answered=100, failed=1), b=dict(answered=100, failed=1))
     check = checker(experiment)
     with django_capture_on_commit_callbacks(execute=True):
         assert check() == "healthy"

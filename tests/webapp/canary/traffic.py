@@ -59,3 +59,10 @@ def traffic(
         for prediction, answer in zip(predictions, answers, strict=False)
     )
     FailedPredictionFactory.create_bulk(failed, reason="unavailable", **common)
+
+
+def served(experiment: Experiment, a: dict, b: dict) -> Experiment:
+    """``traffic`` for arm A and arm B of ``experiment``, each with its own keywords."""
+    traffic(experiment, "A", **a)
+    traffic(experiment, "B", **b)
+    return experiment

@@ -2,16 +2,14 @@
 (over real HTTP, named in x-model-variant), is recorded beside the frontend arm, has its own
 statistics, falls back to v1 when v2 cannot answer, and sends nothing to v2 once rolled back."""
 
-import threading
-
 import pytest
 from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.test import Client
+from django.urls import reverse
 from prometheus_client import REGISTRY
 from scipy.stats import chi2_contingency
 
-from tests.support.fake_model import FakeModelService, Received, _Handler, _Server, answer_json
 from tests.support.servers import free_port
 from tests.webapp.experiments.admin_forms import add_form
 from webapp.experiments import selectors, services
@@ -21,37 +19,9 @@ from webapp.reviews.models import FailedPrediction, Prediction
 pytestmark = pytest.mark.django_db
 
 
-def answer_as(variant: str):
-    def respond(handler, received: Received) -> None:
-        answer_json(
-            200,
-            {
-                "sentiment": "positive",
-                "confidence": 0.9,
-                "model_version": f"{variant}-1",
-                "model_variant": variant,
-            },
-        )(handler, received)
-
-    return respond
-
-
 @pytest.fixture
-def models(settings):
-    """Model v1 and model v2 as two real HTTP servers, as `make run` serves them."""
-    servers = {}
-    for variant in ("v1", "v2"):
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.fake = FakeModelService(server.server_address[1], respond=answer_as(variant))
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers[variant] = server
-    settings.MODEL_SERVICE_URL = servers["v1"].fake.url
-    settings.MODEL_SERVICE_V2_URL = servers["v2"].fake.url
-    settings.MODEL_SERVICE_CONNECT_TIMEOUT = 0.5
-    yield {variant: server.fake for variant, server in servers.items()}
-    for server in servers.values():
-        server.shutdown()
-        server.server_close()
+def models(two_models):
+    return two_models
 
 
 def model_experiment(weight: float) -> Experiment:
@@ -259,3 +229,54 @@ def test_an_operator_adds_a_model_experiment_in_the_admin(admin_client):
         Status.DRAFT,
     )
     assert "Model (model v1 against a candidate model)" in experiment.changes.get().note
+
+
+def test_an_operator_runs_a_10_percent_model_experiment_and_rolls_it_back_in_one_click(
+    models, admin_client
+):
+    """The whole operation from the admin: add, start at 10%, see B's predictions come from
+    model v2 with their statistics and latency, roll back with one button."""
+    Experiment.objects.filter(kind=Kind.MODEL).update(steers_routing=False)
+    added = admin_client.post(
+        "/admin/experiments/experiment/add/",
+        add_form(
+            name="model-ten", kind="model", candidate_model="v2", weight="0.1", steers_routing="on"
+        ),
+    )
+    assert added.status_code == 302, added.content.decode()[:3000]
+    experiment = Experiment.objects.get(name="model-ten")
+    started = admin_client.post(
+        reverse("admin:experiments_experiment_operation", args=[experiment.pk, "start"])
+    )
+    assert started.status_code == 302
+    experiment.refresh_from_db()
+    assert (experiment.status, experiment.weight) == (Status.RUNNING, 0.1)
+
+    visitors = [f"operator-{n}" for n in range(300)]
+    for visitor in visitors:
+        assert analyze(visitor).status_code == 200
+    b = Prediction.objects.filter(model_experiment="model-ten", model_arm="B")
+    # 10% of 300 visitors: 30 expected, 15 to 45 is beyond 2.7 standard deviations.
+    assert 15 <= b.count() <= 45
+    assert set(b.values_list("model_variant", flat=True)) == {"v2"}
+    assert set(b.values_list("model_version", flat=True)) == {"v2-1"}
+    assert len(models["v2"].received) == b.count()
+    a = Prediction.objects.filter(model_experiment="model-ten", model_arm="A")
+    assert set(a.values_list("model_variant", flat=True)) == {"v1"}
+
+    page = admin_client.get(
+        reverse("admin:experiments_experiment_stats", args=[experiment.pk])
+    ).content.decode()
+    assert "Statistics: model-ten" in page
+    assert "model v2" in page and "p95 latency" in page
+    assert f"<dt>Predictions</dt><dd>{b.count()}</dd>" in page
+
+    rolled_back = admin_client.post(
+        reverse("admin:experiments_experiment_operation", args=[experiment.pk, "rollback"]),
+        {"reason": "v2 is too slow"},
+    )
+    assert rolled_back.status_code == 302
+    sent_to_v2 = len(models["v2"].received)
+    for visitor in visitors:
+        assert analyze(visitor).json()["model_variant"] == "v1"
+    assert len(models["v2"].received) == sent_to_v2

@@ -140,13 +140,12 @@ def test_unicode_round_trip_through_the_real_model_service(real_model, db):
 @pytest.fixture
 def webapp_without_model(live_database_url, tmp_path):
     """A web app whose model service is not running (nothing listens on its port)."""
-    server = start_server(
+    with start_server(
         "webapp",
         tmp_path,
         {"DATABASE_URL": live_database_url, "MODEL_SERVICE_URL": f"http://127.0.0.1:{free_port()}"},
-    )
-    yield server
-    server.stop()
+    ) as server:
+        yield server
 
 
 def test_a_stopped_model_service_degrades_gracefully(webapp_without_model, chromium, tmp_path):

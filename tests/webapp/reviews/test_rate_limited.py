@@ -7,7 +7,6 @@ import re
 
 import pytest
 
-from tests.support.servers import start_server
 from webapp.reviews.models import Feedback, Prediction
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -29,14 +28,8 @@ def gateway_429(seconds: int):
 
 
 @pytest.fixture(scope="module")
-def web(module_database_url, modelsvc_server, tmp_path_factory):
-    server = start_server(
-        "webapp",
-        tmp_path_factory.mktemp("rate-limited"),
-        {"DATABASE_URL": module_database_url, "MODEL_SERVICE_URL": modelsvc_server.url},
-    )
-    yield server
-    server.stop()
+def web(module_webapp, modelsvc_server):
+    return module_webapp("rate-limited", {"MODEL_SERVICE_URL": modelsvc_server.url})
 
 
 def only_429s(errors: list[str]) -> bool:
