@@ -18,7 +18,7 @@ from pathlib import Path
 
 import requests
 
-from devtools.servers import REPO, VENV_BIN
+from devtools.servers import REPO, VENV_BIN, read_log
 
 READY_TIMEOUT = 60.0
 
@@ -34,7 +34,7 @@ class CeleryProcess:
         return self.proc.pid
 
     def logs(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
+        return read_log(self.log)
 
     def wait_for_log(self, text: str, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout

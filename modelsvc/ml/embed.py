@@ -48,11 +48,6 @@ class SentenceEncoder:
         self._setup(graph)
 
     def _setup(self, graph: bytes) -> None:
-        actual = hashlib.sha256(graph).hexdigest()
-        if actual != self.sha256:
-            raise ValueError(
-                f"encoder graph checksum mismatch: expected {self.sha256}, got {actual}"
-            )
         self._tokenizer = Tokenizer.from_str(self.tokenizer_json)
         self._tokenizer.enable_truncation(self.max_tokens)
         # The shipped tokenizer pads to 128; texts go one by one, unpadded (see _encode).
@@ -74,6 +69,11 @@ class SentenceEncoder:
         if "graph" not in state:
             raise ValueError("an embed artifact without its encoder inside: train it again")
         graph = state.pop("graph")
+        actual = hashlib.sha256(graph).hexdigest()
+        if actual != state["sha256"]:
+            raise ValueError(
+                f"encoder graph checksum mismatch: expected {state['sha256']}, got {actual}"
+            )
         self.__dict__.update(state)
         self._memo = None
         # Loaded to serve: onnxruntime holds the model, so a second copy of its 23 MB of
