@@ -9,7 +9,8 @@
   app's gunicorn workers and of the Celery worker.
 - ``measure_webapp_postgres``: ``POST /api/analyze`` with 2 gunicorn workers on the local
   PostgreSQL, at 1 and 8 connections, with persistent connections and without; beside it the
-  model service's own single-review throughput.
+  model service's own single-review throughput; the CPU per request of the web app, the
+  model service and PostgreSQL in each run.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import psycopg
@@ -254,10 +256,31 @@ def _flush_redis() -> None:
     client.close()
 
 
-def measure_webapp_postgres(model_url: str, work: Path, wrk, files: dict, args) -> dict:
+def _cpu_per_request(run, roots: dict[str, int | None]) -> dict:
+    """``run()`` (a wrk run) plus the CPU milliseconds per request that each server's
+    process tree spent meanwhile: where the machine's two cores went."""
+    found = {name: pid for name, pid in roots.items() if pid}
+    before = {name: cpu.tree_cpu_seconds(pid) for name, pid in found.items()}
+    result = run()
+    requests_done = max(result["requests"], 1)
+    result["cpu_ms_per_request"] = {
+        name: (cpu.tree_cpu_seconds(pid) - before[name]) * 1000 / requests_done
+        for name, pid in found.items()
+    }
+    return result
+
+
+def measure_webapp_postgres(model: Server, work: Path, wrk, files: dict, args) -> dict:
     """POST /api/analyze on PostgreSQL, 2 gunicorn workers, at 1 and 8 connections, with
-    persistent database connections (DB_CONN_MAX_AGE=60) and with one per request (0)."""
-    results: dict = {"model_alone_1": wrk(f"{model_url}/analyze", files["analyze"], 8, 5)}
+    persistent database connections (DB_CONN_MAX_AGE=60) and with one per request (0); the
+    CPU per request of the web app, the model service and PostgreSQL in every run."""
+    model_url = model.url
+    results: dict = {
+        "model_alone_1": _cpu_per_request(
+            partial(wrk, f"{model_url}/analyze", files["analyze"], 8, 5),
+            {"model_service": model.proc.pid},
+        )
+    }
     with postgres_database("bench_webapp", work) as db_url:
         for age in ("60", "0"):
             env = {
@@ -267,11 +290,19 @@ def measure_webapp_postgres(model_url: str, work: Path, wrk, files: dict, args) 
                 "DB_CONN_MAX_AGE": age,
             }
             web = start_server("webapp", work / f"web-{age}", env, workers=2)
+            roots = {
+                "webapp": web.proc.pid,
+                "model_service": model.proc.pid,
+                "postgres": cpu.root_pid("postgres"),
+            }
             try:
                 url = web.url + "/api/analyze"
                 wrk(url, files["analyze"], 2, args.warmup)
                 results[f"conn_max_age_{age}"] = {
-                    f"c{c}": wrk(url, files["analyze"], c, args.latency_seconds) for c in (1, 8)
+                    f"c{c}": _cpu_per_request(
+                        partial(wrk, url, files["analyze"], c, args.latency_seconds), roots
+                    )
+                    for c in (1, 8)
                 }
             finally:
                 web.stop()

@@ -40,3 +40,34 @@ def cpu_seconds(pids: list[int]) -> float:
         if fields := _stat(pid):
             total += int(fields[11]) + int(fields[12])  # utime, stime
     return total / _TICKS
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """CPU seconds of ``root``'s tree, processes that have exited and been reaped included:
+    their time is added to their reaper's cutime/cstime (a PostgreSQL backend per client
+    connection comes and goes within a run)."""
+    total = 0
+    for pid in tree_pids(root):
+        if fields := _stat(pid):
+            total += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+    return total / _TICKS
+
+
+def root_pid(command: str) -> int | None:
+    """The one process named ``command`` whose parent has another name (a server's master)."""
+    names: dict[int, tuple[str, int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            name = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        if fields := _stat(int(entry.name)):
+            names[int(entry.name)] = (name, int(fields[1]))
+    roots = [
+        pid
+        for pid, (name, parent) in names.items()
+        if name == command and names.get(parent, ("", 0))[0] != command
+    ]
+    return roots[0] if len(roots) == 1 else None

@@ -554,7 +554,7 @@ def run_batch_scenarios(results: dict, model_dir: Path, files: dict, args) -> No
             print("web app POST /api/analyze on PostgreSQL ...", flush=True)
             try:
                 results["webapp_postgres"] = batch.measure_webapp_postgres(
-                    model_service.url, WORK / "webapp-pg", wrk, files, args
+                    model_service, WORK / "webapp-pg", wrk, files, args
                 )
             except errors as exc:
                 results["webapp_postgres"] = {"error": str(exc).splitlines()[0][:300]}
