@@ -256,27 +256,13 @@ def _flush_redis() -> None:
     client.close()
 
 
-def _cpu_per_request(run, roots: dict[str, int | None]) -> dict:
-    """``run()`` (a wrk run) plus the CPU milliseconds per request that each server's
-    process tree spent meanwhile: where the machine's two cores went."""
-    found = {name: pid for name, pid in roots.items() if pid}
-    before = {name: cpu.tree_cpu_seconds(pid) for name, pid in found.items()}
-    result = run()
-    requests_done = max(result["requests"], 1)
-    result["cpu_ms_per_request"] = {
-        name: (cpu.tree_cpu_seconds(pid) - before[name]) * 1000 / requests_done
-        for name, pid in found.items()
-    }
-    return result
-
-
 def measure_webapp_postgres(model: Server, work: Path, wrk, files: dict, args) -> dict:
     """POST /api/analyze on PostgreSQL, 2 gunicorn workers, at 1 and 8 connections, with
     persistent database connections (DB_CONN_MAX_AGE=60) and with one per request (0); the
     CPU per request of the web app, the model service and PostgreSQL in every run."""
     model_url = model.url
     results: dict = {
-        "model_alone_1": _cpu_per_request(
+        "model_alone_1": cpu.per_request(
             partial(wrk, f"{model_url}/analyze", files["analyze"], 8, 5),
             {"model_service": model.proc.pid},
         )
@@ -299,7 +285,7 @@ def measure_webapp_postgres(model: Server, work: Path, wrk, files: dict, args) -
                 url = web.url + "/api/analyze"
                 wrk(url, files["analyze"], 2, args.warmup)
                 results[f"conn_max_age_{age}"] = {
-                    f"c{c}": _cpu_per_request(
+                    f"c{c}": cpu.per_request(
                         partial(wrk, url, files["analyze"], c, args.latency_seconds), roots
                     )
                     for c in (1, 8)

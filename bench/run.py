@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from functools import partial
 from http import HTTPStatus
 from pathlib import Path
 
@@ -183,11 +184,8 @@ SCENARIOS: dict[str, tuple[str, str | None, int | None, str]] = {
 def wrk_with_cpu(url: str, root_pid: int, *args) -> dict:
     """A wrk run plus the CPU time the server (``root_pid`` and its children) spent on it:
     a cost per request that holds even when other work shares the machine."""
-    pids = cpu.tree_pids(root_pid)
-    before = cpu.cpu_seconds(pids)
-    run = wrk(url, *args)
-    spent = cpu.cpu_seconds(pids) - before
-    run["server_cpu_ms_per_request"] = spent * 1000 / max(run["requests"], 1)
+    run = cpu.per_request(partial(wrk, url, *args), {"server": root_pid})
+    run["server_cpu_ms_per_request"] = run.pop("cpu_ms_per_request")["server"]
     return run
 
 
